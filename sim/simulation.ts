@@ -1,0 +1,160 @@
+/**
+ * A running kube-sim: the clock, one store per named cluster, and the HTTP
+ * server in front of them. Tests start one in-process in milliseconds;
+ * `rollgate sim` starts one for people and kubectl.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { stringify as toYaml } from 'yaml';
+import type { SimClock } from './clock.ts';
+import { createClock } from './clock.ts';
+import { redisEnterpriseClusterCrd, tidbClusterCrd } from './api/crds.ts';
+import { ApiError } from './api/errors.ts';
+import type { KubeObject } from './api/object.ts';
+import { isPlainObject } from './api/object.ts';
+import type { ResourceType } from './api/resources.ts';
+import { ClusterStore } from './api/store.ts';
+import type { ApiServerOptions, RunningApiServer, ServedCluster } from './server/api-server.ts';
+import { startApiServer } from './server/api-server.ts';
+
+export interface SimulationOptions {
+  /** Names of the clusters to serve; each becomes a kubeconfig context. Default `['sim']`. */
+  clusters?: readonly string[];
+  /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
+  port?: number;
+  /** Simulated ms per wall ms; default 1. */
+  timeScale?: number;
+  /** Watch history kept per cluster before older resourceVersions answer 410. */
+  historyLimit?: number;
+  /** Wall-clock interval of watch bookmarks; default 5 s. */
+  bookmarkIntervalMs?: number;
+  /** Hook run before every API request (fault injection). */
+  beforeRequest?: ApiServerOptions['beforeRequest'];
+  admin?: ApiServerOptions['admin'];
+}
+
+export interface SimCluster extends ServedCluster {
+  /** Base URL of this cluster's API. */
+  readonly url: string;
+}
+
+/** A running simulation. */
+export interface Simulation {
+  readonly clock: SimClock;
+  readonly port: number;
+  readonly clusters: ReadonlyMap<string, SimCluster>;
+  cluster(name?: string): SimCluster;
+  /** The kubeconfig (YAML) with one context per cluster; the first is current. */
+  kubeconfig(currentContext?: string): string;
+  writeKubeconfig(file: string, currentContext?: string): Promise<void>;
+  /** Creates objects in a cluster, namespaces first, creating missing namespaces. */
+  load(cluster: string, objects: readonly KubeObject[]): LoadReport;
+  /** Closes every open watch (all clusters when omitted); returns how many. */
+  dropWatches(cluster?: string): number;
+  readonly api: RunningApiServer;
+  close(): Promise<void>;
+}
+
+export interface LoadReport {
+  created: string[];
+  errors: string[];
+}
+
+/** The namespaces every cluster starts with. */
+const initialNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+function createClusterStore(clock: SimClock, historyLimit: number | undefined): ClusterStore {
+  const store = new ClusterStore({ clock, ...(historyLimit !== undefined ? { historyLimit } : {}) });
+  const ns = store.registry.lookup('', 'v1', 'namespaces') as ResourceType;
+  for (const name of initialNamespaces) store.create(ns, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, undefined);
+  const crdType = store.registry.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions') as ResourceType;
+  for (const crd of [tidbClusterCrd(), redisEnterpriseClusterCrd()]) store.create(crdType, crd, undefined);
+  return store;
+}
+
+/** Resolves an object's resource type from its apiVersion and kind. */
+export function resourceTypeOf(store: ClusterStore, obj: KubeObject): ResourceType | undefined {
+  const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
+  const t = store.registry.byGroupKind(group ?? '', obj.kind);
+  return t && t.version === version ? t : undefined;
+}
+
+/** Starts a simulation. */
+export async function startSimulation(options: SimulationOptions = {}): Promise<Simulation> {
+  const names = options.clusters && options.clusters.length > 0 ? [...new Set(options.clusters)] : ['sim'];
+  for (const name of names) if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid cluster name "${name}": use letters, digits, '.', '_' and '-'`);
+  const clock = createClock(options.timeScale ?? 1);
+  const clusters = new Map<string, SimCluster>();
+  const api = await startApiServer(options.port ?? 0, {
+    clusters: () => clusters,
+    ...(options.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
+    ...(options.beforeRequest ? { beforeRequest: options.beforeRequest } : {}),
+    ...(options.admin ? { admin: options.admin } : {}),
+  });
+  for (const name of names) {
+    clusters.set(name, { name, token: randomBytes(24).toString('base64url'), store: createClusterStore(clock, options.historyLimit), url: api.clusterUrl(name) });
+  }
+
+  const cluster = (name?: string): SimCluster => {
+    const found = clusters.get(name ?? names[0] ?? 'sim');
+    if (!found) throw new Error(`no cluster named "${name ?? ''}" in this simulation (have: ${[...clusters.keys()].join(', ')})`);
+    return found;
+  };
+
+  const kubeconfig = (currentContext?: string): string =>
+    toYaml({
+      apiVersion: 'v1',
+      kind: 'Config',
+      preferences: {},
+      clusters: [...clusters.values()].map((c) => ({ name: c.name, cluster: { server: c.url, 'certificate-authority-data': Buffer.from(api.caPem).toString('base64') } })),
+      users: [...clusters.values()].map((c) => ({ name: c.name, user: { token: c.token } })),
+      contexts: [...clusters.values()].map((c) => ({ name: c.name, context: { cluster: c.name, user: c.name, namespace: 'default' } })),
+      'current-context': currentContext ?? names[0],
+    });
+
+  const load = (name: string, objects: readonly KubeObject[]): LoadReport => {
+    const { store } = cluster(name);
+    const report: LoadReport = { created: [], errors: [] };
+    const nsType = store.registry.lookup('', 'v1', 'namespaces') as ResourceType;
+    // Namespaces and CRDs first, so what depends on them can be created.
+    const rank = (o: KubeObject) => (o.kind === 'Namespace' ? 0 : o.kind === 'CustomResourceDefinition' ? 1 : 2);
+    for (const obj of [...objects].sort((a, b) => rank(a) - rank(b))) {
+      const label = `${obj.kind}/${obj.metadata.name ?? ''}`;
+      const t = resourceTypeOf(store, obj);
+      if (!t) {
+        report.errors.push(`${label}: no resource for ${obj.apiVersion} ${obj.kind} in cluster ${name}`);
+        continue;
+      }
+      const namespace = t.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
+      try {
+        if (namespace && !store.find(nsType, undefined, namespace)) store.create(nsType, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, undefined);
+        store.create(t, obj, namespace);
+        report.created.push(namespace ? `${namespace}/${label}` : label);
+      } catch (err) {
+        report.errors.push(`${label}: ${err instanceof ApiError || err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return report;
+  };
+
+  return {
+    clock,
+    port: api.port,
+    clusters,
+    cluster,
+    kubeconfig,
+    writeKubeconfig: (file, currentContext) => writeFile(file, kubeconfig(currentContext), { mode: 0o600 }),
+    load,
+    dropWatches: (c) => api.dropWatches(c),
+    api,
+    close: async () => {
+      await api.close();
+      clock.stop();
+    },
+  };
+}
+
+/** True for a value that looks like a Kubernetes object (apiVersion, kind, metadata). */
+export function isKubeObject(value: unknown): value is KubeObject {
+  return isPlainObject(value) && typeof value['apiVersion'] === 'string' && typeof value['kind'] === 'string' && (value['metadata'] === undefined || isPlainObject(value['metadata']));
+}
