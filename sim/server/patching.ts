@@ -39,8 +39,10 @@ export function applyPatch(t: ResourceType, current: KubeObject | undefined, bod
       if (!Array.isArray(ops)) throw badRequest('error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp');
       return jsonpatch.applyPatch(clone(current), ops as jsonpatch.Operation[], true, false).newDocument as KubeObject;
     }
-    case 'application/merge-patch+json':
     case 'application/strategic-merge-patch+json':
+      if (!t.builtin) throw unsupportedMediaType(contentType, ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
+      return merge(current, JSON.parse(text)) as KubeObject;
+    case 'application/merge-patch+json':
       return merge(current, JSON.parse(text)) as KubeObject;
     case 'application/apply-patch+yaml':
       return merge(current, parseYaml(text)) as KubeObject;

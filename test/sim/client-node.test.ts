@@ -1,0 +1,216 @@
+/**
+ * @kubernetes/client-node against kube-sim: typed clients for each kind,
+ * KubernetesObjectApi with every PatchStrategy, and an informer that
+ * follows ADD/UPDATE/DELETE and recovers from a 410 by relisting.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import {
+  ApiException,
+  ApiextensionsV1Api,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  makeInformer,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import type { SimFixture } from '../helpers/sim.ts';
+import { eventually, startSimFixture } from '../helpers/sim.ts';
+
+const ns = 'client';
+
+function pod(name: string, labels: Record<string, string> = {}): V1Pod {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels }, spec: { containers: [{ name: 'app', image: 'busybox:1.36' }] } };
+}
+
+async function expectStatus(promise: Promise<unknown>, code: number): Promise<{ reason?: string; message?: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof ApiException, `expected ApiException, got ${String(err)}`);
+    assert.equal(err.code, code, String(err.body));
+    return JSON.parse(String(err.body)) as { reason?: string; message?: string };
+  }
+  assert.fail(`expected HTTP ${code}`);
+}
+
+describe('client-node against kube-sim', () => {
+  let f: SimFixture;
+  let kc: KubeConfig;
+  const lists: string[] = [];
+  before(async () => {
+    f = await startSimFixture({
+      beforeRequest: (_cluster, req, url) => {
+        if (req.method === 'GET' && url.pathname.endsWith('/pods') && url.searchParams.get('watch') === null) lists.push(url.search);
+      },
+    });
+    kc = new KubeConfig();
+    kc.loadFromFile(f.kubeconfigPath);
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  it('CoreV1Api: pods created, listed by label and field selectors, replaced with conflict detection, deleted', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    const created = await core.createNamespacedPod({ namespace: ns, body: pod('p1', { tier: 'db' }) });
+    assert.equal(created.status?.phase, 'Pending');
+    assert.equal(created.metadata?.generation, 1);
+    await core.createNamespacedPod({ namespace: ns, body: pod('p2', { tier: 'web' }) });
+    const byLabel = await core.listNamespacedPod({ namespace: ns, labelSelector: 'tier in (db,cache)' });
+    assert.deepEqual(byLabel.items.map((p) => p.metadata?.name), ['p1']);
+    const byField = await core.listNamespacedPod({ namespace: ns, fieldSelector: 'metadata.name!=p1,status.phase=Pending' });
+    assert.deepEqual(byField.items.map((p) => p.metadata?.name), ['p2']);
+    const paged = await core.listNamespacedPod({ namespace: ns, limit: 1 });
+    assert.equal(paged.items.length, 1);
+    assert.ok(paged.metadata?._continue);
+    const rest = await core.listNamespacedPod({ namespace: ns, limit: 1, _continue: paged.metadata._continue });
+    assert.deepEqual(rest.items.map((p) => p.metadata?.name), ['p2']);
+    const stale = { ...created, metadata: { ...created.metadata, labels: { tier: 'x' } } };
+    await core.replaceNamespacedPod({ namespace: ns, name: 'p1', body: { ...stale, metadata: { ...stale.metadata, labels: { tier: 'y' } } } });
+    const conflict = await expectStatus(core.replaceNamespacedPod({ namespace: ns, name: 'p1', body: stale }), 409);
+    assert.equal(conflict.reason, 'Conflict');
+    await core.deleteNamespacedPod({ namespace: ns, name: 'p2' });
+    const missing = await expectStatus(core.readNamespacedPod({ namespace: ns, name: 'p2' }), 404);
+    assert.equal(missing.message, 'pods "p2" not found');
+  });
+
+  it('AppsV1Api: StatefulSet status and scale subresources', async () => {
+    const apps = kc.makeApiClient(AppsV1Api);
+    const sts = await apps.createNamespacedStatefulSet({
+      namespace: ns,
+      body: {
+        metadata: { name: 'db' },
+        spec: { serviceName: 'db', replicas: 3, selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: 'redis:7' }] } } },
+      },
+    });
+    assert.equal(sts.spec?.updateStrategy?.type, 'RollingUpdate');
+    assert.equal(sts.spec?.updateStrategy?.rollingUpdate?.partition, 0);
+    const withStatus = await apps.replaceNamespacedStatefulSetStatus({ namespace: ns, name: 'db', body: { ...sts, spec: { ...sts.spec!, replicas: 9 }, status: { replicas: 3, readyReplicas: 2, observedGeneration: 1 } } });
+    assert.equal(withStatus.status?.readyReplicas, 2);
+    assert.equal(withStatus.spec?.replicas, 3, 'a status write ignores spec');
+    assert.equal(withStatus.metadata?.generation, 1, 'a status write never bumps generation');
+    const scale = await apps.readNamespacedStatefulSetScale({ namespace: ns, name: 'db' });
+    assert.equal(scale.spec?.replicas, 3);
+    assert.equal(scale.status?.selector, 'app=db');
+    const patched = await apps.patchNamespacedStatefulSet({ namespace: ns, name: 'db', body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'redis:7.2' }] });
+    assert.equal(patched.metadata?.generation, 2);
+    assert.equal(patched.status?.readyReplicas, 2, 'main writes keep status');
+  });
+
+  it('CoordinationV1Api: leases with optimistic updates', async () => {
+    const coord = kc.makeApiClient(CoordinationV1Api);
+    const lease = await coord.createNamespacedLease({ namespace: ns, body: { metadata: { name: 'leader' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15 } } });
+    const renewed = await coord.replaceNamespacedLease({ namespace: ns, name: 'leader', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } });
+    assert.equal(renewed.spec?.holderIdentity, 'b');
+    await expectStatus(coord.replaceNamespacedLease({ namespace: ns, name: 'leader', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'c' } } }), 409);
+  });
+
+  it('CustomObjectsApi and a CRD applied at run time', async () => {
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await custom.createNamespacedCustomObject({
+      group: 'pingcap.com',
+      version: 'v1alpha1',
+      namespace: ns,
+      plural: 'tidbclusters',
+      body: { apiVersion: 'pingcap.com/v1alpha1', kind: 'TidbCluster', metadata: { name: 'tc1' }, spec: { version: 'v7.5.1' }, status: { ignored: true } },
+    });
+    const merged = (await custom.patchNamespacedCustomObject(
+      { group: 'pingcap.com', version: 'v1alpha1', namespace: ns, plural: 'tidbclusters', name: 'tc1', body: { spec: { paused: true } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as { spec: { version: string; paused: boolean }; status?: unknown; metadata: { generation: number } };
+    assert.deepEqual(merged.spec, { version: 'v7.5.1', paused: true });
+    assert.equal(merged.status, undefined, 'status is dropped on create when it is a subresource');
+    assert.equal(merged.metadata.generation, 2);
+
+    const ext = kc.makeApiClient(ApiextensionsV1Api);
+    await ext.createCustomResourceDefinition({
+      body: {
+        metadata: { name: 'widgets.example.com' },
+        spec: {
+          group: 'example.com',
+          names: { kind: 'Widget', plural: 'widgets', singular: 'widget', shortNames: ['wd'] },
+          scope: 'Namespaced',
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+        },
+      },
+    });
+    await custom.createNamespacedCustomObject({ group: 'example.com', version: 'v1', namespace: ns, plural: 'widgets', body: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size: 1 } } });
+    const list = (await custom.listNamespacedCustomObject({ group: 'example.com', version: 'v1', namespace: ns, plural: 'widgets' })) as { items: { metadata: { name: string } }[] };
+    assert.deepEqual(list.items.map((i) => i.metadata.name), ['w']);
+  });
+
+  it('KubernetesObjectApi patches with every PatchStrategy', async () => {
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const base = { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: ns } };
+    const json = await objects.patch(
+      [{ op: 'add', path: '/metadata/labels', value: { patched: 'json' } }] as unknown as KubernetesObject,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.JsonPatch,
+    ).catch((err: unknown) => err);
+    // A JSON Patch body has no metadata, so KubernetesObjectApi cannot address it; use the object form instead.
+    assert.ok(json instanceof Error);
+    const merge = await objects.patch({ ...base, metadata: { ...base.metadata, labels: { patched: 'merge' } } }, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch);
+    assert.equal(merge.metadata?.labels?.['patched'], 'merge');
+    const smp = await objects.patch(
+      { ...base, spec: { template: { spec: { containers: [{ name: 'db', image: 'redis:7.4' }] } } } } as KubernetesObject,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      PatchStrategy.StrategicMergePatch,
+    );
+    assert.equal((smp as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0]?.image, 'redis:7.4');
+    const tcSmp = objects.patch({ apiVersion: 'pingcap.com/v1alpha1', kind: 'TidbCluster', metadata: { name: 'tc1', namespace: ns }, spec: { version: 'v8.1.0' } } as KubernetesObject, undefined, undefined, undefined, undefined, PatchStrategy.StrategicMergePatch);
+    const unsupported = await expectStatus(tcSmp, 415);
+    assert.equal(unsupported.reason, 'UnsupportedMediaType');
+
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ssa', namespace: ns }, data: { a: '1' } };
+    const created = await objects.patch(cm, undefined, undefined, 'rollgate', undefined, PatchStrategy.ServerSideApply);
+    assert.equal((created as { data: Record<string, string> }).data['a'], '1');
+    const conflict = await expectStatus(objects.patch({ ...cm, data: { a: '2' } }, undefined, undefined, 'someone-else', undefined, PatchStrategy.ServerSideApply), 409);
+    assert.match(conflict.message ?? '', /^Apply failed with 1 conflict: conflict with "rollgate"/);
+    const forced = await objects.patch({ ...cm, data: { a: '2' } }, undefined, undefined, 'someone-else', true, PatchStrategy.ServerSideApply);
+    assert.equal((forced as { data: Record<string, string> }).data['a'], '2');
+    const noManager = await expectStatus(objects.patch(cm, undefined, undefined, undefined, undefined, PatchStrategy.ServerSideApply), 422);
+    assert.match(noManager.message ?? '', /fieldManager: Required value/);
+  });
+
+  it('an informer sees ADD, UPDATE and DELETE and recovers from 410 Gone by relisting', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    const informer = makeInformer(kc, `/api/v1/namespaces/${ns}/pods`, () => core.listNamespacedPod({ namespace: ns, labelSelector: 'informer=yes' }), 'informer=yes');
+    const seen: string[] = [];
+    informer.on('add', (p) => seen.push(`add ${p.metadata?.name ?? ''}`));
+    informer.on('update', (p) => seen.push(`update ${p.metadata?.name ?? ''} ${p.metadata?.labels?.['step'] ?? ''}`));
+    informer.on('delete', (p) => seen.push(`delete ${p.metadata?.name ?? ''}`));
+    const listsBefore = lists.length;
+    await informer.start();
+    await core.createNamespacedPod({ namespace: ns, body: pod('i1', { informer: 'yes' }) });
+    await eventually(() => assert.ok(seen.includes('add i1')));
+    await core.patchNamespacedPod({ namespace: ns, name: 'i1', body: [{ op: 'add', path: '/metadata/labels/step', value: 'two' }] });
+    await eventually(() => assert.ok(seen.includes('update i1 two')));
+    await core.deleteNamespacedPod({ namespace: ns, name: 'i1' });
+    await eventually(() => assert.ok(seen.includes('delete i1')));
+
+    // Compact the history and cut the watch: the informer's resumed watch gets 410 and must relist.
+    const listed = lists.length;
+    await core.createNamespacedPod({ namespace: ns, body: pod('other') });
+    f.sim.cluster().store.compact();
+    f.sim.dropWatches();
+    await core.createNamespacedPod({ namespace: ns, body: pod('i2', { informer: 'yes' }) });
+    await eventually(() => assert.ok(seen.includes('add i2')), 15_000);
+    await eventually(() => assert.ok(lists.length > listed, 'the informer listed again after 410'));
+    assert.ok(listed > listsBefore);
+    assert.deepEqual(informer.list(ns).map((p) => p.metadata?.name), ['i2']);
+    await informer.stop();
+  });
+});
