@@ -32,6 +32,9 @@ export interface WatchOptions {
   track: (close: () => void) => () => void;
 }
 
+/** Events one watcher may lag behind before it is closed. */
+const maxQueuedEvents = 100_000;
+
 /** Serves one watch until the client leaves, the timeout passes or the server closes it. */
 export function serveWatch(store: ClusterStore, req: IncomingMessage, res: ServerResponse, w: WatchRequest, options: WatchOptions): void {
   const { type, scope } = w;
@@ -48,8 +51,35 @@ export function serveWatch(store: ClusterStore, req: IncomingMessage, res: Serve
     return `{"type":"${eventType}","object":${json ?? JSON.stringify(obj)}}\n`;
   };
 
-  const write = (line: string): void => {
-    if (!closed) res.write(line);
+  // Lines wait here while the client is slower than the events: the socket
+  // buffer stays small, and a watcher that falls too far behind is closed,
+  // as the API server does with a full watch channel (the client re-watches
+  // from its last resourceVersion).
+  const queue: (() => string)[] = [];
+  let writing = false;
+  const flush = (): void => {
+    if (writing || closed) return;
+    writing = true;
+    while (queue.length > 0 && !closed) {
+      const line = (queue.shift() as () => string)();
+      if (!res.write(line)) {
+        res.once('drain', () => {
+          writing = false;
+          flush();
+        });
+        return;
+      }
+    }
+    writing = false;
+  };
+  const write = (line: string | (() => string)): void => {
+    if (closed) return;
+    if (queue.length >= maxQueuedEvents) {
+      finish();
+      return;
+    }
+    queue.push(typeof line === 'string' ? () => line : line);
+    flush();
   };
 
   const deliver = (event: StoreEvent): void => {
@@ -62,7 +92,10 @@ export function serveWatch(store: ClusterStore, req: IncomingMessage, res: Serve
     else if (nowMatches) eventType = event.type === 'ADDED' || !wasMatching ? 'ADDED' : 'MODIFIED';
     else if (wasMatching) eventType = 'DELETED'; // moved out of the selector
     lastSent = event.resourceVersion;
-    if (eventType) write(encode(eventType, event.object, event.json()));
+    if (eventType) {
+      const type_ = eventType;
+      write(() => encode(type_, event.object, event.json()));
+    }
   };
 
   const unsubscribe = store.subscribe((event) => {

@@ -1,0 +1,46 @@
+/**
+ * Shared output of the benchmarks: the machine they ran on, medians, and
+ * one table of figures each beside its aim.
+ */
+import { cpus, totalmem } from 'node:os';
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** The aim, in the same unit; `lower` means the value should be below it. */
+  aim?: { value: number; better: 'lower' | 'higher' };
+}
+
+export function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+/** Prints a titled table of figures with their aims, and returns whether every aim was met. */
+export function printFigures(title: string, figures: readonly Figure[]): boolean {
+  let allMet = true;
+  process.stdout.write(`\n${title}\nmachine: ${machine()}\n`);
+  for (const f of figures) {
+    const value = f.value >= 100 ? f.value.toFixed(0) : f.value.toPrecision(3);
+    let verdict = '';
+    if (f.aim) {
+      const met = f.aim.better === 'lower' ? f.value < f.aim.value : f.value > f.aim.value;
+      allMet &&= met;
+      verdict = `aim ${f.aim.better === 'lower' ? '<' : '>'} ${f.aim.value} ${f.unit}  ${met ? 'met' : 'MISSED'}`;
+    }
+    process.stdout.write(`  ${f.name.padEnd(46)} ${`${value} ${f.unit}`.padStart(16)}   ${verdict}\n`);
+  }
+  return allMet;
+}
