@@ -16,6 +16,7 @@ import type { ResourceType } from './api/resources.ts';
 import { ClusterStore } from './api/store.ts';
 import type { ApiServerOptions, RunningApiServer, ServedCluster } from './server/api-server.ts';
 import { startApiServer } from './server/api-server.ts';
+import { fieldTracker } from './server/patching.ts';
 
 export interface SimulationOptions {
   /** Names of the clusters to serve; each becomes a kubeconfig context. Default `['sim']`. */
@@ -65,6 +66,7 @@ const initialNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-l
 
 function createClusterStore(clock: SimClock, historyLimit: number | undefined): ClusterStore {
   const store = new ClusterStore({ clock, ...(historyLimit !== undefined ? { historyLimit } : {}) });
+  store.trackFields(fieldTracker(clock));
   const ns = store.registry.lookup('', 'v1', 'namespaces') as ResourceType;
   for (const name of initialNamespaces) store.create(ns, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, undefined);
   const crdType = store.registry.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions') as ResourceType;

@@ -70,7 +70,7 @@ export function applyDefaults(type: ResourceType, o: KubeObject): void {
       setDefault(spec ?? (o.spec = {}), 'enableServiceLinks', true);
       break;
     case 'apps/StatefulSet': {
-      const s = spec ?? ((o.spec = {}) as Obj);
+      const s = spec ?? ((o.spec = {}));
       setDefault(s, 'replicas', 1);
       setDefault(s, 'podManagementPolicy', 'OrderedReady');
       setDefault(s, 'revisionHistoryLimit', 10);
@@ -88,7 +88,7 @@ export function applyDefaults(type: ResourceType, o: KubeObject): void {
       break;
     }
     case 'apps/Deployment': {
-      const s = spec ?? ((o.spec = {}) as Obj);
+      const s = spec ?? ((o.spec = {}));
       setDefault(s, 'replicas', 1);
       setDefault(s, 'revisionHistoryLimit', 10);
       setDefault(s, 'progressDeadlineSeconds', 600);
@@ -103,13 +103,13 @@ export function applyDefaults(type: ResourceType, o: KubeObject): void {
       break;
     }
     case 'apps/ReplicaSet': {
-      const s = spec ?? ((o.spec = {}) as Obj);
+      const s = spec ?? ((o.spec = {}));
       setDefault(s, 'replicas', 1);
       defaultTemplate(s);
       break;
     }
     case '/Service': {
-      const s = spec ?? ((o.spec = {}) as Obj);
+      const s = spec ?? ((o.spec = {}));
       setDefault(s, 'type', 'ClusterIP');
       setDefault(s, 'sessionAffinity', 'None');
       if (Array.isArray(s['ports']))
@@ -121,7 +121,7 @@ export function applyDefaults(type: ResourceType, o: KubeObject): void {
       break;
     }
     case '/Namespace': {
-      const s = spec ?? ((o.spec = {}) as Obj);
+      const s = spec ?? ((o.spec = {}));
       setDefault(s, 'finalizers', ['kubernetes']);
       const labels = (o.metadata.labels ??= {});
       // NamespaceDefaultLabelName, set by the API server since 1.21.

@@ -25,6 +25,7 @@ export type StatusReason =
   | 'Timeout';
 
 export interface StatusCause {
+  /** Sent as `reason` on the wire. */
   type?: string;
   message?: string;
   field?: string;
@@ -66,7 +67,8 @@ export class ApiError extends Error {
 
   toStatus(): Status {
     const status: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, code: this.code };
-    if (this.details) status.details = this.details;
+    // A cause's type travels under the JSON key `reason` (metav1.StatusCause).
+    if (this.details) status.details = { ...this.details, ...(this.details.causes ? { causes: this.details.causes.map(({ type, ...rest }) => ({ ...(type ? { reason: type } : {}), ...rest })) } : {}) };
     return status;
   }
 }

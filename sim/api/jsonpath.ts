@@ -59,7 +59,7 @@ export function evaluateJsonPath(root: unknown, path: string): unknown[] {
         for (const item of value as unknown[]) {
           let v: unknown = item;
           for (const k of step.key) v = isPlainObject(v) ? v[k] : undefined;
-          if (v !== undefined && String(v) === step.value) next.push(item);
+          if ((typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') && String(v) === step.value) next.push(item);
         }
       }
     }

@@ -156,8 +156,8 @@ export function resourceTypeFromCrd(crd: KubeObject): ResourceType | undefined {
     statusSubresource: isPlainObject(subresources) && isPlainObject(subresources['status']),
     scale: isPlainObject(scaleSpec)
       ? {
-          specReplicasPath: String(scaleSpec['specReplicasPath'] ?? '.spec.replicas'),
-          statusReplicasPath: String(scaleSpec['statusReplicasPath'] ?? '.status.replicas'),
+          specReplicasPath: typeof scaleSpec['specReplicasPath'] === 'string' ? scaleSpec['specReplicasPath'] : '.spec.replicas',
+          statusReplicasPath: typeof scaleSpec['statusReplicasPath'] === 'string' ? scaleSpec['statusReplicasPath'] : '.status.replicas',
           ...(typeof scaleSpec['labelSelectorPath'] === 'string' ? { labelSelectorPath: scaleSpec['labelSelectorPath'] } : {}),
         }
       : undefined,

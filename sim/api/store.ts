@@ -64,6 +64,13 @@ export interface DeleteOptions extends WriteOptions {
  */
 export type GracefulDeleteHook = (pod: KubeObject, graceSeconds: number) => void;
 
+/**
+ * Records `metadata.managedFields` for a write by `manager` (the patch
+ * engine's recordUpdate). Called after defaulting, so the writer owns the
+ * defaults, as upstream.
+ */
+export type FieldTracker = (t: ResourceType, live: KubeObject | undefined, updated: KubeObject, manager: string, subresource: 'status' | undefined) => KubeObject;
+
 export interface StoreOptions {
   clock: SimClock;
   /** How many events the watch history keeps before "compacting" (410 for older watches). */
@@ -140,6 +147,7 @@ export class ClusterStore {
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   private readonly ownerIndex = new Map<string, Set<string>>();
   private gracefulDeleteHook: GracefulDeleteHook | undefined;
+  private fieldTracker: FieldTracker | undefined;
 
   constructor(options: StoreOptions) {
     this.clock = options.clock;
@@ -155,6 +163,11 @@ export class ClusterStore {
   /** Registers the kubelet's graceful-termination handler for pods. */
   onGracefulDelete(hook: GracefulDeleteHook | undefined): void {
     this.gracefulDeleteHook = hook;
+  }
+
+  /** Sets how writes with a field manager record managedFields. */
+  trackFields(tracker: FieldTracker | undefined): void {
+    this.fieldTracker = tracker;
   }
 
   /** Subscribes to every change in the cluster, synchronously after it is stored. */
@@ -375,8 +388,9 @@ export class ClusterStore {
     applyDefaults(t, obj);
     this.validateOrThrow(t, obj, undefined);
     if (t.kind === 'CustomResourceDefinition' && t.builtin) markCrdEstablished(obj);
-    if (options.dryRun) return deepFreeze(obj);
-    return this.commit(t, 'ADDED', obj, undefined);
+    const tracked = this.fieldTracker && options.fieldManager ? this.fieldTracker(t, undefined, obj, options.fieldManager, undefined) : obj;
+    if (options.dryRun) return deepFreeze(tracked);
+    return this.commit(t, 'ADDED', tracked, undefined);
   }
 
   /**
@@ -402,7 +416,7 @@ export class ClusterStore {
     let next: KubeObject;
     if (options.subresource === 'status') {
       // Status writes change only .status; everything else comes from the stored object.
-      next = { ...clone(old) as KubeObject, status: obj.status };
+      next = { ...clone<KubeObject>(old), status: obj.status };
       if (obj.status === undefined) delete next.status;
     } else {
       next = obj;
@@ -426,6 +440,7 @@ export class ClusterStore {
     if (options.subresource !== 'status') this.bumpGeneration(t, next, old);
     next.metadata.resourceVersion = old.metadata.resourceVersion;
     if (next.metadata.managedFields === undefined && old.metadata.managedFields !== undefined) next.metadata.managedFields = clone(old.metadata.managedFields);
+    if (this.fieldTracker && options.fieldManager) next = this.fieldTracker(t, old, next, options.fieldManager, options.subresource);
     // A no-op write keeps the resourceVersion and emits no event (etcd3 store GuaranteedUpdate).
     if (jsonEqual(next, old)) return old;
     if (options.dryRun) return deepFreeze(next);
@@ -499,7 +514,7 @@ export class ClusterStore {
       // A second graceful delete may only shorten the grace period.
       if (alreadyTerminating && grace >= (old.metadata.deletionGracePeriodSeconds ?? 0) && finalizers.length === 0 && grace > 0) return old;
       if (alreadyTerminating && finalizers.length > 0 && grace === 0) return old;
-      const next = clone(old) as KubeObject;
+      const next = clone<KubeObject>(old);
       next.metadata.deletionTimestamp = new Date(this.clock.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
       next.metadata.deletionGracePeriodSeconds = grace;
       // The first graceful delete bumps generation (registry/rest/delete.go).
@@ -508,7 +523,7 @@ export class ClusterStore {
       if (grace > 0 && t.builtin && t.kind === 'Pod') this.scheduleGracefulRemoval(t, marked, grace);
       return marked;
     }
-    return this.remove(t, clone(old) as KubeObject, old);
+    return this.remove(t, clone<KubeObject>(old), old);
   }
 
   private graceSeconds(t: ResourceType, obj: KubeObject, requested: number | undefined): number {
@@ -539,7 +554,7 @@ export class ClusterStore {
     const current = this.find(t, namespace, name);
     if (!current || current.metadata.uid !== uid || !current.metadata.deletionTimestamp) return;
     if ((current.metadata.finalizers ?? []).length > 0) return;
-    this.remove(t, clone(current) as KubeObject, current);
+    this.remove(t, clone<KubeObject>(current), current);
   }
 
   private orphanDependents(uid: string | undefined): void {
@@ -549,7 +564,7 @@ export class ClusterStore {
       const t = this.registry.all().find((r) => typeKey(r) === key);
       const dependent = t && this.find(t, namespace || undefined, name);
       if (!t || !dependent) continue;
-      const next = clone(dependent) as KubeObject;
+      const next = clone<KubeObject>(dependent);
       next.metadata.ownerReferences = (next.metadata.ownerReferences ?? []).filter((o) => o.uid !== uid);
       if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
       this.commit(t, 'MODIFIED', next, dependent);
@@ -560,7 +575,7 @@ export class ClusterStore {
   /** Namespace deletion: Terminating, then its contents, then the namespace itself. */
   private terminateNamespace(t: ResourceType, ns: KubeObject): KubeObject {
     if (ns.metadata.deletionTimestamp) return ns;
-    const next = clone(ns) as KubeObject;
+    const next = clone<KubeObject>(ns);
     next.metadata.deletionTimestamp = this.clock.rfc3339();
     next.metadata.deletionGracePeriodSeconds = 0;
     next.status = { ...(isPlainObject(ns.status) ? ns.status : {}), phase: 'Terminating' };
@@ -588,7 +603,7 @@ export class ClusterStore {
     // Pods still terminating keep the namespace until they are gone.
     const left = this.registry.all().some((t) => t.namespaced && this.list(t, { namespace: name }).items.length > 0);
     if (left) this.clock.after(1000, () => this.drainNamespace(nsType, name, uid));
-    else this.remove(nsType, clone(ns) as KubeObject, ns);
+    else this.remove(nsType, clone<KubeObject>(ns), ns);
   }
 }
 

@@ -162,7 +162,7 @@ function cellFor(column: PrinterColumn, o: KubeObject, now: number): unknown {
   if (values.length === 0) return null;
   const value = values[0];
   if (column.type === 'date' && typeof value === 'string') return humanDuration(now - Date.parse(value));
-  if (values.length > 1) return values.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(',');
+  if (values.length > 1) return values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',');
   return typeof value === 'object' ? JSON.stringify(value) : value;
 }
 

@@ -136,7 +136,7 @@ export function startRedisEnterpriseOperator(options: { store: ClusterStore; clo
         const currentImage = Array.isArray(current) ? rec(current[0])['image'] : undefined;
         const replicas = rec(desired.spec)['replicas'];
         if (currentImage !== image || rec(sts.spec)['replicas'] !== replicas) {
-          const next = clone(sts) as KubeObject;
+          const next = clone<KubeObject>(sts);
           const nextSpec = next.spec as Obj;
           nextSpec['replicas'] = replicas;
           nextSpec['template'] = rec(desired.spec)['template'];
@@ -162,7 +162,7 @@ export function startRedisEnterpriseOperator(options: { store: ClusterStore; clo
     };
     if (state !== 'InvalidUpgrade') delete status['specStatusMessage'];
     if (!jsonEqual(status, previous)) {
-      const next = clone(cluster) as KubeObject;
+      const next = clone<KubeObject>(cluster);
       next.status = status;
       store.update(recType, next, namespace, name, { subresource: 'status' });
     }

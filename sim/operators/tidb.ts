@@ -239,7 +239,7 @@ export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
 
       if (!paused && !blocked) {
         if (Number(stsSpec['replicas']) !== replicas) {
-          const next = clone(sts) as KubeObject;
+          const next = clone<KubeObject>(sts);
           const nextSpec = next.spec as Obj;
           nextSpec['replicas'] = replicas;
           const ru = rec(rec(nextSpec['updateStrategy'])['rollingUpdate']);
@@ -272,7 +272,7 @@ export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
 
     status['conditions'] = [readyCondition(tc, status, clock)];
     if (!jsonEqual(status, tc.status ?? {})) {
-      const next = clone(tc) as KubeObject;
+      const next = clone<KubeObject>(tc);
       next.status = status;
       store.update(tcType, next, namespace, name, { subresource: 'status' });
     }
@@ -281,7 +281,7 @@ export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
 
   function renderStatefulSetFrom(sts: KubeObject, tc: KubeObject, component: TidbComponent, image: string, partition: number): KubeObject {
     const rendered = renderStatefulSet(tc, component, image, Number(rec(sts.spec)['replicas'] ?? 1), partition);
-    const next = clone(sts) as KubeObject;
+    const next = clone<KubeObject>(sts);
     next.spec = rendered.spec;
     return next;
   }
@@ -330,7 +330,7 @@ export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
         }
         if (leaderCount(storeKey) > 0) return stepRequeueMs;
       }
-      const next = clone(sts) as KubeObject;
+      const next = clone<KubeObject>(sts);
       (rec(rec(next.spec)['updateStrategy'])['rollingUpdate'] as Obj)['partition'] = ordinal;
       store.update(stsType, next, sts.metadata.namespace, sts.metadata.name ?? '');
       return undefined;
@@ -402,7 +402,8 @@ export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
     setPdUnavailable(namespace, name, unavailable) {
       const key = clusterKey(namespace, name);
       const sts = store.find(stsType, namespace, `${name}-pd`);
-      if (unavailable) pdBroken.set(key, String(rec(sts?.status)['updateRevision'] ?? ''));
+      const revision = rec(sts?.status)['updateRevision'];
+      if (unavailable) pdBroken.set(key, typeof revision === 'string' ? revision : '');
       else pdBroken.delete(key);
       queue.enqueue(key);
     },

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { ApiError, internalError, unauthorized } from '../api/errors.ts';
 import type { ClusterStore } from '../api/store.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseV3Key, versionInfo } from '../api/discovery.ts';
+import { PatchError } from '../patch/index.ts';
 import { sendError, sendJson } from './http-util.ts';
 import { createServingCertificate } from './tls.ts';
 import { handleResource, parseResourcePath } from './resource-handler.ts';
@@ -154,6 +155,7 @@ export async function startApiServer(port: number, options: ApiServerOptions): P
   const server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
     route(req, res).catch((err: unknown) => {
       if (err instanceof ApiError) sendError(res, err);
+      else if (err instanceof PatchError) sendJson(res, err.code, err.toStatus());
       else sendError(res, internalError(err instanceof Error ? err.message : String(err)));
     });
   });

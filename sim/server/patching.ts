@@ -1,57 +1,104 @@
 /**
- * Bridges the HTTP layer to the patch engine: picks the patch strategy from
- * the content type and records managed fields.
+ * Bridges the HTTP layer to the patch engine (`sim/patch`): picks the
+ * strategy from the content type, and records managed fields on writes.
  */
-import jsonpatch from 'fast-json-patch';
-import { parse as parseYaml } from 'yaml';
 import type { SimClock } from '../clock.ts';
-import { badRequest, unsupportedMediaType } from '../api/errors.ts';
+import { badRequest } from '../api/errors.ts';
 import type { KubeObject } from '../api/object.ts';
-import { clone, isPlainObject } from '../api/object.ts';
 import type { ResourceType } from '../api/resources.ts';
+import { groupVersion } from '../api/resources.ts';
+import type { FieldTracker } from '../api/store.ts';
+import type { Json, JsonObject, KindSchema } from '../patch/index.ts';
+import {
+  BUILTIN_PATCH_TYPES,
+  CUSTOM_RESOURCE_PATCH_TYPES,
+  customResourceSchema,
+  jsonPatch,
+  mergePatch,
+  normalizeObject,
+  parseApplyPatch,
+  patchMetaFor,
+  recordUpdate,
+  serverSideApply,
+  strategicMergePatch,
+  unsupportedMediaTypeError,
+} from '../patch/index.ts';
+
+/** The patch metadata of a resource: built-in tables, or the custom-resource shape. */
+export function schemaFor(t: ResourceType): KindSchema {
+  return (t.builtin ? patchMetaFor(t.group, t.kind) : undefined) ?? customResourceSchema(t.group, t.kind, t.statusSubresource);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`error decoding patch: ${(err as Error).message}`);
+  }
+}
 
 export interface PatchContext {
   manager: string;
   force: boolean;
   clock: SimClock;
-  subresource?: 'status';
-  subresourceKind?: string;
-  name?: string | undefined;
-  namespace?: string | undefined;
+  subresource?: 'status' | undefined;
 }
 
-function merge(target: unknown, patch: unknown): unknown {
-  if (!isPlainObject(patch)) return patch;
-  const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = merge(out[k], v);
-  }
-  return out;
-}
-
-/** Applies a PATCH body of the given content type to `current` (undefined: apply-create). */
+/**
+ * Applies a PATCH body to `current` (undefined only for an apply that
+ * creates). For server-side apply the result already carries its
+ * managedFields; other strategies get them from the store's field tracker.
+ */
 export function applyPatch(t: ResourceType, current: KubeObject | undefined, body: Buffer, contentType: string, ctx: PatchContext): KubeObject {
   const text = body.toString('utf8');
+  const schema = schemaFor(t);
+  const live = current as unknown as Json;
+  let result: Json;
   switch (contentType) {
-    case 'application/json-patch+json': {
-      const ops: unknown = JSON.parse(text);
-      if (!Array.isArray(ops)) throw badRequest('error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp');
-      return jsonpatch.applyPatch(clone(current), ops as jsonpatch.Operation[], true, false).newDocument as KubeObject;
-    }
-    case 'application/strategic-merge-patch+json':
-      if (!t.builtin) throw unsupportedMediaType(contentType, ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml']);
-      return merge(current, JSON.parse(text)) as KubeObject;
+    case 'application/json-patch+json':
+      result = jsonPatch(live, parseJson(text));
+      break;
     case 'application/merge-patch+json':
-      return merge(current, JSON.parse(text)) as KubeObject;
-    case 'application/apply-patch+yaml':
-      return merge(current, parseYaml(text)) as KubeObject;
+      result = mergePatch(live, parseJson(text));
+      break;
+    case 'application/strategic-merge-patch+json':
+      if (!t.builtin) throw unsupportedMediaTypeError(CUSTOM_RESOURCE_PATCH_TYPES);
+      result = strategicMergePatch(live, parseJson(text), schema);
+      break;
+    case 'application/apply-patch+yaml': {
+      const applied = serverSideApply({
+        live: current as unknown as JsonObject | undefined,
+        applied: parseApplyPatch(text),
+        manager: ctx.manager,
+        force: ctx.force,
+        apiVersion: groupVersion(t),
+        now: new Date(ctx.clock.now()),
+        schema,
+        ...(ctx.subresource ? { subresource: ctx.subresource } : {}),
+      });
+      return applied.object as unknown as KubeObject;
+    }
     default:
-      throw unsupportedMediaType(contentType, ['application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml', ...(t.builtin ? ['application/strategic-merge-patch+json'] : [])]);
+      throw unsupportedMediaTypeError(t.builtin ? BUILTIN_PATCH_TYPES : CUSTOM_RESOURCE_PATCH_TYPES);
   }
+  return normalizeObject(result, schema) as unknown as KubeObject;
 }
 
-/** Records `metadata.managedFields` for a write by `manager`. */
-export function recordManagedFields(_t: ResourceType, _old: KubeObject | undefined, next: KubeObject, _manager: string, _operation: 'Update' | 'Apply', _subresource: 'status' | undefined, _clock: SimClock): KubeObject {
-  return next;
+/** Drops what decoding into the Go type would (nulls, empty maps), for POST and PUT bodies. */
+export function normalizeBody(t: ResourceType, obj: KubeObject): KubeObject {
+  return normalizeObject(obj as unknown as Json, schemaFor(t)) as unknown as KubeObject;
+}
+
+/** The store's field tracker: every write by a named manager records its fields as upstream does. */
+export function fieldTracker(clock: SimClock): FieldTracker {
+  return (t, live, updated, manager, subresource) =>
+    recordUpdate({
+      live: live as unknown as JsonObject | undefined,
+      updated: updated as unknown as JsonObject,
+      manager,
+      apiVersion: groupVersion(t),
+      now: new Date(clock.now()),
+      schema: schemaFor(t),
+      ...(subresource ? { subresource } : {}),
+    }).object as unknown as KubeObject;
 }

@@ -121,7 +121,8 @@ function decodeMessage(buf: Buffer, schema: Schema): Record<string, unknown> {
       const entry = decodeMessage(r.bytes(), { 1: { name: 'key', kind: 'string' }, 2: { name: 'value', kind: kind.map } });
       const map = (out[field.name] ??= {}) as Record<string, unknown>;
       const v = entry['value'];
-      map[String(entry['key'] ?? '')] = Buffer.isBuffer(v) ? v.toString('base64') : (v ?? '');
+      const mapKey = entry['key'];
+      map[typeof mapKey === 'string' ? mapKey : ''] = Buffer.isBuffer(v) ? v.toString('base64') : (v ?? '');
       continue;
     }
     if (field.repeated) ((out[field.name] ??= []) as unknown[]).push(value);

@@ -14,7 +14,7 @@ import { parseFieldSelector, parseLabelSelector } from '../api/selectors.ts';
 import type { ClusterStore, DeleteOptions, Scope } from '../api/store.ts';
 import { toTable } from '../api/table.ts';
 import { boolParam, mediaType, readBody, sendJson, wantsTable } from './http-util.ts';
-import { applyPatch, recordManagedFields } from './patching.ts';
+import { applyPatch, normalizeBody } from './patching.ts';
 import { decodeProtobufObject } from './protobuf.ts';
 import type { WatchOptions } from './watch.ts';
 import { serveWatch } from './watch.ts';
@@ -259,8 +259,7 @@ export async function handleResource(ctx: HandlerContext, req: IncomingMessage, 
     checkKind(t, obj);
     const dryRun = dryRunFrom(q);
     const manager = q.get('fieldManager') ?? userAgentManager(req);
-    const withFields = recordManagedFields(t, undefined, obj, manager, 'Update', undefined, store.clock);
-    const created = store.create(t, withFields, path.namespace, { dryRun });
+    const created = store.create(t, normalizeBody(t, obj), path.namespace, { dryRun, fieldManager: manager });
     sendObject(ctx, res, req, q, t, created, 201);
     return;
   }
@@ -276,14 +275,13 @@ export async function handleResource(ctx: HandlerContext, req: IncomingMessage, 
       checkKind(t, obj, 'Scale', 'autoscaling/v1');
       const replicas = getPath(obj, ['spec', 'replicas']);
       const next = withReplicas(t, current, replicas, obj.metadata?.resourceVersion);
-      const updated = store.update(t, recordManagedFields(t, current, next, manager, 'Update', undefined, store.clock), path.namespace, path.name, { dryRun });
+      const updated = store.update(t, next, path.namespace, path.name, { dryRun, fieldManager: manager });
       sendJson(res, 200, toScale(t, updated));
       return;
     }
     checkKind(t, obj);
     const subresource = sub === 'status' ? ('status' as const) : undefined;
-    const withFields = recordManagedFields(t, current, obj, manager, 'Update', subresource, store.clock);
-    const updated = store.update(t, withFields, path.namespace, path.name, { dryRun, ...(subresource ? { subresource } : {}) });
+    const updated = store.update(t, normalizeBody(t, obj), path.namespace, path.name, { dryRun, fieldManager: manager, ...(subresource ? { subresource } : {}) });
     sendObject(ctx, res, req, q, t, updated);
     return;
   }
@@ -301,24 +299,31 @@ export async function handleResource(ctx: HandlerContext, req: IncomingMessage, 
     const current = store.find(t, path.namespace, path.name);
     if (!current && !(isApply && sub === undefined)) throw notFound(res_, path.name);
     if (sub === 'scale' && current) {
-      const patchedScale = applyPatch(t, toScale(t, current), body, contentType, { manager: manager ?? '', force: boolParam(force), subresourceKind: 'Scale', clock: store.clock });
+      if (contentType === 'application/strategic-merge-patch+json' || contentType === 'application/apply-patch+yaml')
+        throw unsupportedMediaType(contentType, ['application/json-patch+json', 'application/merge-patch+json']);
+      const patchedScale = applyPatch(scaleType, toScale(t, current), body, contentType, { manager: manager ?? '', force: false, clock: store.clock });
       const next = withReplicas(t, current, getPath(patchedScale, ['spec', 'replicas']), patchedScale.metadata.resourceVersion);
-      const updated = store.update(t, recordManagedFields(t, current, next, manager ?? '', 'Update', undefined, store.clock), path.namespace, path.name, { dryRun });
+      const updated = store.update(t, next, path.namespace, path.name, { dryRun, ...(manager ? { fieldManager: manager } : {}) });
       sendJson(res, 200, toScale(t, updated));
       return;
     }
     if (!current) {
       // Server-side apply creates what does not exist yet.
-      const applied = applyPatch(t, undefined, body, contentType, { manager: manager ?? '', force: boolParam(force), clock: store.clock, name: path.name, namespace: path.namespace });
+      const applied = applyPatch(t, undefined, body, contentType, { manager: manager ?? '', force: boolParam(force), clock: store.clock });
+      if (applied.metadata.name !== path.name) throw badRequest(`the name of the object (${String(applied.metadata.name)}) does not match the name on the URL (${path.name})`);
       const created = store.create(t, applied, path.namespace, { dryRun });
       sendObject(ctx, res, req, q, t, created, 201);
       return;
     }
     const patched = applyPatch(t, current, body, contentType, { manager: manager ?? '', force: boolParam(force), clock: store.clock, ...(sub === 'status' ? { subresource: 'status' as const } : {}) });
     if (patched.metadata.name !== undefined && patched.metadata.name !== path.name) throw badRequest(`the name of the object (${String(patched.metadata.name)}) does not match the name on the URL (${path.name})`);
-    const withFields = isApply ? patched : recordManagedFields(t, current, patched, manager ?? '', 'Update', sub === 'status' ? 'status' : undefined, store.clock);
     // The patched object keeps the stored resourceVersion unless the patch set one, which then acts as a precondition.
-    const updated = store.update(t, withFields, path.namespace, path.name, { dryRun, ...(sub === 'status' ? { subresource: 'status' as const } : {}) });
+    // Server-side apply has already recorded its managedFields; other patches are tracked by the store.
+    const updated = store.update(t, patched, path.namespace, path.name, {
+      dryRun,
+      ...(sub === 'status' ? { subresource: 'status' as const } : {}),
+      ...(!isApply && manager ? { fieldManager: manager } : {}),
+    });
     sendObject(ctx, res, req, q, t, updated);
     return;
   }
@@ -349,11 +354,30 @@ export async function handleResource(ctx: HandlerContext, req: IncomingMessage, 
   throw methodNotAllowed(method.toLowerCase(), res_);
 }
 
+/** The autoscaling/v1 Scale kind, for patching the scale subresource as JSON. */
+const scaleType: ResourceType = {
+  group: 'autoscaling',
+  version: 'v1',
+  kind: 'Scale',
+  listKind: 'ScaleList',
+  plural: 'scales',
+  singular: 'scale',
+  namespaced: true,
+  shortNames: [],
+  categories: [],
+  statusSubresource: false,
+  scale: undefined,
+  generation: 'none',
+  builtin: true,
+  extraFieldSelectors: [],
+  printerColumns: [],
+};
+
 /** The object with `replicas` written at its scale path; the Scale's resourceVersion is a precondition. */
 function withReplicas(t: ResourceType, current: KubeObject, replicas: unknown, resourceVersion: unknown): KubeObject {
   if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0)
     throw invalid('Scale', 'autoscaling', current.metadata.name ?? '', [{ type: 'FieldValueInvalid', field: 'spec.replicas', message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }]);
-  const next = clone(current) as KubeObject;
+  const next = clone<KubeObject>(current);
   setPath(next, (t.scale?.specReplicasPath ?? '.spec.replicas').replace(/^\./, '').split('.'), replicas);
   if (typeof resourceVersion === 'string' && resourceVersion !== '') next.metadata.resourceVersion = resourceVersion;
   return next;

@@ -64,7 +64,9 @@ interface CertificateSpec {
 
 function certificate(spec: CertificateSpec): Buffer {
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  // Positive and never a leading zero byte: DER integers must be minimal, and a
+  // 0x00 followed by a byte below 0x80 fails to parse ("illegal padding").
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x01;
   const now = Date.now();
   const extensions = spec.ca
     ? [

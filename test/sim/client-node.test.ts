@@ -92,7 +92,7 @@ describe('client-node against kube-sim', () => {
     });
     assert.equal(sts.spec?.updateStrategy?.type, 'RollingUpdate');
     assert.equal(sts.spec?.updateStrategy?.rollingUpdate?.partition, 0);
-    const withStatus = await apps.replaceNamespacedStatefulSetStatus({ namespace: ns, name: 'db', body: { ...sts, spec: { ...sts.spec!, replicas: 9 }, status: { replicas: 3, readyReplicas: 2, observedGeneration: 1 } } });
+    const withStatus = await apps.replaceNamespacedStatefulSetStatus({ namespace: ns, name: 'db', body: { ...sts, spec: { ...sts.spec, replicas: 9 }, status: { replicas: 3, readyReplicas: 2, observedGeneration: 1 } } });
     assert.equal(withStatus.status?.readyReplicas, 2);
     assert.equal(withStatus.spec?.replicas, 3, 'a status write ignores spec');
     assert.equal(withStatus.metadata?.generation, 1, 'a status write never bumps generation');
@@ -137,7 +137,7 @@ describe('client-node against kube-sim', () => {
           group: 'example.com',
           names: { kind: 'Widget', plural: 'widgets', singular: 'widget', shortNames: ['wd'] },
           scope: 'Namespaced',
-          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
         },
       },
     });
