@@ -167,10 +167,15 @@ describe('kubectl conformance', () => {
   });
 
   it('delete and wait --for=delete', async () => {
-    const waiter = f.kubectl(['wait', '--for=delete', 'rec/rec', '-n', 'conformance', '--timeout=20s']);
-    const del = await f.kubectl(['delete', 'rec', 'rec', '-n', 'conformance']);
+    // A finalizer keeps the object while it terminates, so the waiter surely sees it before it goes.
+    await f.kubectl(['patch', 'rec', 'rec', '-n', 'conformance', '--type=merge', '-p', '{"metadata":{"finalizers":["example.com/hold"]}}']);
+    const del = await f.kubectl(['delete', 'rec', 'rec', '-n', 'conformance', '--wait=false']);
     assert.equal(del.code, 0, del.stderr);
     assert.equal(del.stdout.trim(), 'redisenterprisecluster.app.redislabs.com "rec" deleted');
+    const waiter = f.kubectl(['wait', '--for=delete', 'rec/rec', '-n', 'conformance', '--timeout=20s']);
+    const terminating = await f.kubectl(['get', 'rec', 'rec', '-n', 'conformance', '-o', 'jsonpath={.metadata.deletionTimestamp}']);
+    assert.notEqual(terminating.stdout, '');
+    await f.kubectl(['patch', 'rec', 'rec', '-n', 'conformance', '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
     const waited = await waiter;
     assert.equal(waited.code, 0, waited.stderr);
     const gone = await f.kubectl(['get', 'rec', 'rec', '-n', 'conformance']);
