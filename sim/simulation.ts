@@ -8,12 +8,17 @@ import { writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import type { SimClock } from './clock.ts';
 import { createClock } from './clock.ts';
+import { createAdminHandler } from './admin.ts';
 import { redisEnterpriseClusterCrd, tidbClusterCrd } from './api/crds.ts';
 import { ApiError } from './api/errors.ts';
 import type { KubeObject } from './api/object.ts';
 import { isPlainObject } from './api/object.ts';
 import type { ResourceType } from './api/resources.ts';
 import { ClusterStore } from './api/store.ts';
+import type { RuntimeOptions } from './controllers/runtime.ts';
+import { ClusterRuntime } from './controllers/runtime.ts';
+import type { ApiFaults } from './faults.ts';
+import type { ImageCatalogue } from './images.ts';
 import type { ApiServerOptions, RunningApiServer, ServedCluster } from './server/api-server.ts';
 import { startApiServer } from './server/api-server.ts';
 import { fieldTracker } from './server/patching.ts';
@@ -29,9 +34,31 @@ export interface SimulationOptions {
   historyLimit?: number;
   /** Wall-clock interval of watch bookmarks; default 5 s. */
   bookmarkIntervalMs?: number;
-  /** Hook run before every API request (fault injection). */
+  /** Hook run before every API request, after the simulation's own fault injection. */
   beforeRequest?: ApiServerOptions['beforeRequest'];
+  /** Handler for `/rollgate-sim/` paths the simulation's admin endpoint does not serve. */
   admin?: ApiServerOptions['admin'];
+  /**
+   * Run the simulated controllers (StatefulSet, Deployment, ReplicaSet), the
+   * scheduler and the kubelets of simulated nodes: `true`, or options such
+   * as `{ nodes: 5 }`. Default false: a bare API server where objects never
+   * come alive, as the API-layer tests want. `rollgate sim` turns them on.
+   */
+  controllers?: boolean | ControllerOptions;
+  /** Image catalogue of every cluster (see sim/images.ts); changeable later per cluster. */
+  images?: ImageCatalogue;
+  /** API faults of every cluster (see sim/faults.ts); changeable later per cluster. */
+  faults?: ApiFaults;
+  /** Seed of all simulated randomness, for reproducible runs. Default random (see `runtime().seed`). */
+  seed?: number;
+}
+
+/** Options of the simulated controllers. */
+export interface ControllerOptions {
+  /** The simulated nodes of each cluster: how many, or their names. Default 3 (`sim-node-1` …). */
+  nodes?: RuntimeOptions['nodes'];
+  /** Called when a controller throws something other than an API error; default prints to stderr. */
+  onError?: RuntimeOptions['onError'];
 }
 
 export interface SimCluster extends ServedCluster {
@@ -52,6 +79,12 @@ export interface Simulation {
   load(cluster: string, objects: readonly KubeObject[]): LoadReport;
   /** Closes every open watch (all clusters when omitted); returns how many. */
   dropWatches(cluster?: string): number;
+  /**
+   * The live parts of a cluster (default: the first): event record, image
+   * catalogue, API faults, controller manager. Present even when
+   * controllers are off; then only fault injection does anything.
+   */
+  runtime(cluster?: string): ClusterRuntime;
   readonly api: RunningApiServer;
   close(): Promise<void>;
 }
@@ -87,14 +120,38 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
   for (const name of names) if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid cluster name "${name}": use letters, digits, '.', '_' and '-'`);
   const clock = createClock(options.timeScale ?? 1);
   const clusters = new Map<string, SimCluster>();
+  const runtimes = new Map<string, ClusterRuntime>();
+  const adminHandler = createAdminHandler((name) => {
+    const c = clusters.get(name);
+    const runtime = runtimes.get(name);
+    return c && runtime ? { token: c.token, runtime } : undefined;
+  });
+  const userAdmin = options.admin;
+  const userBeforeRequest = options.beforeRequest;
   const api = await startApiServer(options.port ?? 0, {
     clusters: () => clusters,
     ...(options.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
-    ...(options.beforeRequest ? { beforeRequest: options.beforeRequest } : {}),
-    ...(options.admin ? { admin: options.admin } : {}),
+    beforeRequest: async (cluster, req, url) => {
+      await runtimes.get(cluster.name)?.faults.beforeRequest(req, url);
+      await userBeforeRequest?.(cluster, req, url);
+    },
+    admin: async (req, res, path) => (await adminHandler(req, res, path)) || (userAdmin ? userAdmin(req, res, path) : false),
   });
+  const controllerOptions = typeof options.controllers === 'object' ? options.controllers : {};
   for (const name of names) {
-    clusters.set(name, { name, token: randomBytes(24).toString('base64url'), store: createClusterStore(clock, options.historyLimit), url: api.clusterUrl(name) });
+    const store = createClusterStore(clock, options.historyLimit);
+    clusters.set(name, { name, token: randomBytes(24).toString('base64url'), store, url: api.clusterUrl(name) });
+    runtimes.set(
+      name,
+      new ClusterRuntime(name, store, () => api.dropWatches(name), {
+        controllers: options.controllers !== undefined && options.controllers !== false,
+        ...(controllerOptions.nodes !== undefined ? { nodes: controllerOptions.nodes } : {}),
+        ...(controllerOptions.onError ? { onError: controllerOptions.onError } : {}),
+        ...(options.images ? { images: options.images } : {}),
+        ...(options.faults ? { faults: options.faults } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      }),
+    );
   }
 
   const cluster = (name?: string): SimCluster => {
@@ -148,8 +205,14 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     writeKubeconfig: (file, currentContext) => writeFile(file, kubeconfig(currentContext), { mode: 0o600 }),
     load,
     dropWatches: (c) => api.dropWatches(c),
+    runtime: (name) => {
+      const found = runtimes.get(cluster(name).name);
+      if (!found) throw new Error(`no runtime for cluster "${name ?? ''}"`);
+      return found;
+    },
     api,
     close: async () => {
+      for (const runtime of runtimes.values()) runtime.stop();
       await api.close();
       clock.stop();
     },

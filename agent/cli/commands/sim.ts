@@ -2,14 +2,17 @@
  * `rollgate sim`: serves kube-sim on 127.0.0.1 until stopped.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { ImageCatalogue } from '../../../sim/images.ts';
+import { ImageCatalogueError, parseImageCatalogue } from '../../../sim/images.ts';
 import { readManifestDirectory } from '../../../sim/load-dir.ts';
 import { startSimulation } from '../../../sim/simulation.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 
-const usage = 'usage: rollgate sim [--port N] [--kubeconfig-out FILE] [--load DIR] [--time-scale X] [--cluster NAME]...';
+const usage = 'usage: rollgate sim [--port N] [--kubeconfig-out FILE] [--load DIR] [--time-scale X] [--images FILE] [--seed N] [--cluster NAME]...';
 
 function parsePort(raw: string | undefined): number {
   if (raw === undefined) return 0;
@@ -25,6 +28,29 @@ function parseScale(raw: string | undefined): number {
   return scale;
 }
 
+function parseSeed(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const seed = Number(raw);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be a whole number from 0 to 4294967295, got "${raw}"\n${usage}`);
+  return seed;
+}
+
+/** Reads the `--images` catalogue; its problems become one usage error. */
+async function readImages(file: string): Promise<ImageCatalogue> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new UsageError(`--images: cannot read ${file}`);
+  }
+  try {
+    return parseImageCatalogue(text);
+  } catch (err) {
+    if (err instanceof ImageCatalogueError) throw new UsageError(`--images ${file}: ${err.problems.join('; ')}`);
+    throw err;
+  }
+}
+
 export const sim: Command = async (argv, io) => {
   let values;
   try {
@@ -35,6 +61,8 @@ export const sim: Command = async (argv, io) => {
         'kubeconfig-out': { type: 'string' },
         load: { type: 'string' },
         'time-scale': { type: 'string' },
+        images: { type: 'string' },
+        seed: { type: 'string' },
         cluster: { type: 'string', multiple: true },
       },
       strict: true,
@@ -48,9 +76,13 @@ export const sim: Command = async (argv, io) => {
   const loadDir = values.load === undefined ? undefined : resolve(io.cwd, values.load);
   if (loadDir !== undefined && !existsSync(loadDir)) throw new UsageError(`--load: no such directory: ${values.load ?? ''}`);
 
+  const seed = parseSeed(values.seed);
+  const images = values.images === undefined ? undefined : await readImages(resolve(io.cwd, values.images));
+
   const clusters = values.cluster ?? [];
   const manifests = loadDir === undefined ? undefined : await readManifestDirectory(loadDir);
-  const simulation = await startSimulation({ port, timeScale, clusters });
+  // For people and kubectl the cluster is alive: controllers, scheduler and kubelets run.
+  const simulation = await startSimulation({ port, timeScale, clusters, controllers: true, ...(images ? { images } : {}), ...(seed !== undefined ? { seed } : {}) });
   let failed = false;
   if (manifests) {
     for (const problem of manifests.problems) io.stderr.write(`${problem}\n`);
