@@ -14,6 +14,8 @@
  * | GET | `/events?since=&namespace=&name=&kind=&type=&actor=` | `{lastSeq, items}` of the event record; `type` may repeat; `name` ending in `*` is a prefix |
  * | POST | `/drop-watches` | closes every open watch: `{dropped}` |
  * | POST | `/pods/<namespace>/<pod>/fail` | fails a pod as an eviction would; optional body `{reason, message}` |
+ * | PUT, DELETE | `/tidbclusters/<namespace>/<name>/pd-unavailable` | PD of that TidbCluster unavailable (until a newer PD revision rolls out), or healthy again |
+ * | PUT, DELETE | `/redisenterpriseclusters/<namespace>/<name>/held-out-node` | body `{ordinal}`: that node will not rejoin (its pod stays not Ready); DELETE lets it back |
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -125,6 +127,20 @@ export function createAdminHandler(lookup: (cluster: string) => AdminCluster | u
         const done = runtime.failPod(ns, name, typeof opts['reason'] === 'string' ? opts['reason'] : undefined, typeof opts['message'] === 'string' ? opts['message'] : undefined);
         if (!done) throw notFound({ group: '', resource: 'pods' }, name);
         return (send(req, res, { failed: true }), true);
+      }
+      // Component faults: PD unavailable for a TidbCluster; a Redis Enterprise node that will not rejoin.
+      const pd = /^\/tidbclusters\/([^/]+)\/([^/]+)\/pd-unavailable$/.exec(rest);
+      if (pd && (method === 'PUT' || method === 'DELETE') && runtime.tidb) {
+        runtime.tidb.setPdUnavailable(decodeURIComponent(pd[1] ?? ''), decodeURIComponent(pd[2] ?? ''), method === 'PUT');
+        return (send(req, res, { pdUnavailable: method === 'PUT' }), true);
+      }
+      const node = /^\/redisenterpriseclusters\/([^/]+)\/([^/]+)\/held-out-node$/.exec(rest);
+      if (node && (method === 'PUT' || method === 'DELETE') && runtime.redis) {
+        const body = method === 'PUT' ? await readDocument(req) : {};
+        const ordinal = isPlainObject(body) ? body['ordinal'] : undefined;
+        if (method === 'PUT' && (typeof ordinal !== 'number' || !Number.isInteger(ordinal) || ordinal < 0)) throw badRequest('ordinal: must be a whole number of 0 or more');
+        runtime.redis.setNodeWillNotRejoin(decodeURIComponent(node[1] ?? ''), decodeURIComponent(node[2] ?? ''), method === 'PUT' ? (ordinal as number) : undefined);
+        return (send(req, res, { heldOutNode: method === 'PUT' ? ordinal : null }), true);
       }
       return false;
     } catch (err) {

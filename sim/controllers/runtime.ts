@@ -30,6 +30,10 @@ import type { CoreTypes } from './objects.ts';
 import { coreTypes } from './objects.ts';
 import { ReplicaSetController } from './replicaset.ts';
 import { StatefulSetController } from './statefulset.ts';
+import type { RedisEnterpriseOperator } from '../operators/redis-enterprise.ts';
+import { createRedisEnterpriseOperator } from '../operators/redis-enterprise.ts';
+import type { TidbOperator } from '../operators/tidb.ts';
+import { createTidbOperator } from '../operators/tidb.ts';
 
 /** Options of one cluster's runtime. */
 export interface RuntimeOptions {
@@ -61,6 +65,10 @@ export class ClusterRuntime {
   /** The simulated nodes (empty when controllers are off). */
   readonly nodes: ReadonlyMap<string, NodeAddressing>;
   readonly seed: number;
+  /** The TiDB Operator model (undefined when controllers are off). */
+  readonly tidb: TidbOperator | undefined;
+  /** The Redis Enterprise operator model (undefined when controllers are off). */
+  readonly redis: RedisEnterpriseOperator | undefined;
   private readonly kubelet: Kubelet | undefined;
 
   /**
@@ -89,6 +97,8 @@ export class ClusterRuntime {
     if (!alive) {
       this.nodes = new Map();
       this.kubelet = undefined;
+      this.tidb = undefined;
+      this.redis = undefined;
       return;
     }
     const names = typeof options.nodes === 'number' ? defaultNodeNames(options.nodes) : [...(options.nodes ?? defaultNodeNames())];
@@ -100,6 +110,15 @@ export class ClusterRuntime {
     this.manager.register(new StatefulSetController(this.manager, t));
     this.manager.register(new ReplicaSetController(this.manager, t, nameRandom));
     this.manager.register(new DeploymentController(this.manager, t));
+    // The operators' CRDs are installed in every simulated cluster, so their models run too;
+    // the Redis model acts only while its operator Deployment is Available, as the real one.
+    const kubelet = this.kubelet;
+    this.tidb = createTidbOperator(this.manager);
+    this.redis = createRedisEnterpriseOperator(this.manager, (namespace, pod) => kubelet.refresh(namespace, pod));
+    const redis = this.redis;
+    kubelet.holdReadiness((namespace, pod) => redis.nodeHeldOut(namespace, pod));
+    this.manager.register(this.tidb);
+    this.manager.register(this.redis);
   }
 
   /** Adds a controller (an operator model) to this cluster. */

@@ -103,6 +103,7 @@ export class Kubelet implements Controller {
   private readonly images: ImageResolver;
   private readonly nodes: ReadonlyMap<string, NodeAddressing>;
   private readonly runs = new Map<string, PodRun>();
+  private readinessHolds: ((namespace: string, pod: string) => boolean)[] = [];
   /** Terminating pods on nodes we do not simulate: removed when their grace period ends. */
   private readonly foreign = new Map<string, () => void>();
   private readonly ipCounters = new Map<string, number>();
@@ -114,6 +115,21 @@ export class Kubelet implements Controller {
     this.nodes = nodes;
     // The kubelet stops containers itself; without this the store would wait out the whole grace period.
     manager.store.onGracefulDelete((pod) => manager.enqueue(this.name, objectKey(pod.metadata.namespace, pod.metadata.name ?? '')));
+  }
+
+  /**
+   * Adds a check that keeps running pods out of Ready, as a failing
+   * readiness probe would: a Redis Enterprise node that will not rejoin its
+   * cluster, say. Call `refresh` when its answer for a pod changes.
+   */
+  holdReadiness(check: (namespace: string, pod: string) => boolean): void {
+    this.readinessHolds.push(check);
+  }
+
+  /** Writes a pod's status again, after a readiness hold changed. */
+  refresh(namespace: string, name: string): void {
+    const run = this.runs.get(objectKey(namespace, name));
+    if (run) this.write(run);
   }
 
   private get store() {
@@ -475,7 +491,8 @@ export class Kubelet implements Controller {
       const prev = old.find((c) => c.type === type);
       return { type, status, lastProbeTime: null, lastTransitionTime: prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : now, ...(reason ? { reason } : {}), ...(message ? { message } : {}) };
     };
-    const unready = run.containers.filter((c) => !c.ready).map((c) => c.name);
+    const held = !terminal && this.readinessHolds.some((check) => check(run.namespace, run.name));
+    const unready = run.containers.filter((c) => !c.ready || held).map((c) => c.name);
     const ready = unready.length === 0 ? cond('Ready', 'True') : terminal ? cond('Ready', 'False', 'PodCompleted') : cond('Ready', 'False', 'ContainersNotReady', `containers with unready status: [${unready.join(' ')}]`);
     const containersReady = unready.length === 0 ? cond('ContainersReady', 'True') : terminal ? cond('ContainersReady', 'False', 'PodCompleted') : cond('ContainersReady', 'False', 'ContainersNotReady', `containers with unready status: [${unready.join(' ')}]`);
     const scheduled = old.find((c) => c.type === 'PodScheduled') ?? cond('PodScheduled', 'True');
@@ -500,7 +517,10 @@ export class Kubelet implements Controller {
       podIPs: [{ ip: run.podIP }],
       startTime: run.startTime,
       ...(initStatuses.length > 0 ? { initContainerStatuses: previousInit.length === initStatuses.length ? previousInit : initStatuses } : {}),
-      containerStatuses: run.containers.map((c) => this.containerStatus(c)).sort((a, b) => str(a['name']).localeCompare(str(b['name']))),
+      containerStatuses: run.containers
+        .map((c) => this.containerStatus(c))
+        .map((cs) => (held ? { ...cs, ready: false } : cs))
+        .sort((a, b) => str(a['name']).localeCompare(str(b['name']))),
       qosClass: qosClass(pod.spec),
     };
     this.store.update(this.types.pod, { ...pod, status }, run.namespace, run.name, { subresource: 'status' });

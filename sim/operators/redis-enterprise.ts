@@ -8,13 +8,11 @@
  * controller's RollingUpdate), with `status.state` Upgrade until it is done,
  * or InvalidUpgrade when the operator is older than the cluster image.
  */
-import type { SimClock } from '../clock.ts';
 import type { KubeObject } from '../api/object.ts';
 import { clone, isPlainObject, jsonEqual } from '../api/object.ts';
 import type { ResourceType } from '../api/resources.ts';
-import type { ClusterStore } from '../api/store.ts';
-import type { ReconcileResult } from './queue.ts';
-import { createReconcileQueue } from './queue.ts';
+import type { ClusterStore, StoreEvent } from '../api/store.ts';
+import type { Controller, ControllerManager, ReconcileResult } from '../controllers/manager.ts';
 
 export const redisOperatorDeploymentName = 'redis-enterprise-operator';
 const nodeContainer = 'redis-enterprise-node';
@@ -40,12 +38,14 @@ export function operatorSupports(operatorTag: string, clusterTag: string): boole
   return true;
 }
 
-export interface RedisEnterpriseOperator {
+/** The operator's name as the event record shows its writes. */
+export const redisOperatorName = 'redis-enterprise-operator';
+
+export interface RedisEnterpriseOperator extends Controller {
   /** Keeps one node (pod ordinal) from rejoining the cluster after it restarts. */
   setNodeWillNotRejoin(namespace: string, cluster: string, ordinal: number | undefined): void;
   /** True when the ordinal of that cluster is held out of the cluster (the kubelet reports it not Ready). */
   nodeHeldOut(namespace: string, podName: string): boolean;
-  stop(): void;
 }
 
 function imageTag(image: string): string {
@@ -53,26 +53,30 @@ function imageTag(image: string): string {
   return at > image.lastIndexOf('/') ? image.slice(at + 1) : 'latest';
 }
 
-export function startRedisEnterpriseOperator(options: { store: ClusterStore; clock: SimClock; onError?: (key: string, err: unknown) => void }): RedisEnterpriseOperator {
-  const { store, clock } = options;
+/**
+ * The operator as a controller of one simulated cluster; register it with
+ * the cluster's manager. `onHeldOutChange` is told which pods' readiness to
+ * re-evaluate when a node is held out or let back in.
+ */
+export function createRedisEnterpriseOperator(manager: ControllerManager, onHeldOutChange: (namespace: string, podName: string) => void): RedisEnterpriseOperator {
+  const store: ClusterStore = manager.store;
   const recType = store.registry.lookup('app.redislabs.com', 'v1', 'redisenterpriseclusters') as ResourceType;
   const stsType = store.registry.lookup('apps', 'v1', 'statefulsets') as ResourceType;
   const deployType = store.registry.lookup('apps', 'v1', 'deployments') as ResourceType;
   const podType = store.registry.lookup('', 'v1', 'pods') as ResourceType;
   const heldOut = new Map<string, number>(); // namespace/cluster → ordinal
 
-  const queue = createReconcileQueue(clock, (key) => reconcile(key), options.onError ?? (() => undefined));
-  const unsubscribe = store.subscribe((event) => {
+  const keysFor = (event: StoreEvent): string[] => {
     const meta = event.object.metadata;
     const ns = meta.namespace ?? '';
-    if (event.resource === recType) queue.enqueue(`${ns}/${meta.name ?? ''}`);
-    else if (event.resource === stsType || event.resource === podType) {
+    if (event.resource === recType) return [`${ns}/${meta.name ?? ''}`];
+    if (event.resource === stsType || event.resource === podType) {
       const owner = meta.labels?.['app'] === 'redis-enterprise' ? meta.labels['redis.io/cluster'] : undefined;
-      if (owner) queue.enqueue(`${ns}/${owner}`);
-    } else if (event.resource === deployType && meta.name === redisOperatorDeploymentName) {
-      for (const rec_ of store.list(recType, { namespace: ns }).items) queue.enqueue(`${ns}/${rec_.metadata.name ?? ''}`);
+      return owner ? [`${ns}/${owner}`] : [];
     }
-  });
+    if (event.resource === deployType && meta.name === redisOperatorDeploymentName) return store.list(recType, { namespace: ns }).items.map((r) => `${ns}/${r.metadata.name ?? ''}`);
+    return [];
+  };
 
   function operatorVersion(namespace: string): string | undefined {
     const deploy = store.find(deployType, namespace, redisOperatorDeploymentName);
@@ -170,18 +174,20 @@ export function startRedisEnterpriseOperator(options: { store: ClusterStore; clo
   }
 
   return {
+    name: redisOperatorName,
+    keysFor,
+    initialKeys: () => store.list(recType, {}).items.map((r) => `${r.metadata.namespace ?? ''}/${r.metadata.name ?? ''}`),
+    reconcile,
     setNodeWillNotRejoin(namespace, cluster, ordinal) {
+      const previous = heldOut.get(`${namespace}/${cluster}`);
       if (ordinal === undefined) heldOut.delete(`${namespace}/${cluster}`);
       else heldOut.set(`${namespace}/${cluster}`, ordinal);
-      queue.enqueue(`${namespace}/${cluster}`);
+      for (const o of [previous, ordinal]) if (o !== undefined) onHeldOutChange(namespace, `${cluster}-${o}`);
+      manager.enqueue(redisOperatorName, `${namespace}/${cluster}`);
     },
     nodeHeldOut(namespace, podName) {
       const m = /^(.*)-(\d+)$/.exec(podName);
       return m !== null && heldOut.get(`${namespace}/${m[1] ?? ''}`) === Number(m[2]);
-    },
-    stop() {
-      unsubscribe();
-      queue.stop();
     },
   };
 }

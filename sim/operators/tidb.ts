@@ -13,9 +13,8 @@ import type { SimClock } from '../clock.ts';
 import type { KubeObject } from '../api/object.ts';
 import { clone, isPlainObject, jsonEqual } from '../api/object.ts';
 import type { ResourceType } from '../api/resources.ts';
-import type { ClusterStore } from '../api/store.ts';
-import type { ReconcileResult } from './queue.ts';
-import { createReconcileQueue } from './queue.ts';
+import type { ClusterStore, StoreEvent } from '../api/store.ts';
+import type { Controller, ControllerManager, ReconcileResult } from '../controllers/manager.ts';
 
 /** Component keys in the operator's sync order (`tidb_cluster_control.go`). */
 export const tidbComponentOrder = ['pd', 'tiproxy', 'tiflash', 'tikv', 'pump', 'tidb', 'ticdc'] as const;
@@ -67,21 +66,16 @@ interface StoreLeaders {
   evicting: boolean;
 }
 
-export interface TidbOperator {
+/** The operator's name as the event record shows its writes. */
+export const tidbOperatorName = 'tidb-controller-manager';
+
+export interface TidbOperator extends Controller {
   /**
    * Makes PD unavailable for a cluster, as a bad PD config or image would:
    * PD members report unhealthy and `status.pd.synced` is false until every
    * PD pod runs a newer revision than the one broken now.
    */
   setPdUnavailable(namespace: string, name: string, unavailable: boolean): void;
-  stop(): void;
-}
-
-export interface TidbOperatorOptions {
-  store: ClusterStore;
-  clock: SimClock;
-  /** Reports reconcile errors; the default ignores them (they requeue). */
-  onError?: (key: string, err: unknown) => void;
 }
 
 function clusterKey(namespace: string, name: string): string {
@@ -112,9 +106,10 @@ function podIsReady(pod: KubeObject | undefined): boolean {
   return conditions.some((c) => rec(c)['type'] === 'Ready' && rec(c)['status'] === 'True');
 }
 
-/** Starts the operator on a cluster's store. */
-export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
-  const { store, clock } = options;
+/** The operator as a controller of one simulated cluster; register it with the cluster's manager. */
+export function createTidbOperator(manager: ControllerManager): TidbOperator {
+  const store: ClusterStore = manager.store;
+  const clock: SimClock = manager.clock;
   const tcType = store.registry.lookup('pingcap.com', 'v1alpha1', 'tidbclusters') as ResourceType;
   const stsType = store.registry.lookup('apps', 'v1', 'statefulsets') as ResourceType;
   const podType = store.registry.lookup('', 'v1', 'pods') as ResourceType;
@@ -122,16 +117,15 @@ export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
   const leaders = new Map<string, StoreLeaders>(); // `${cluster}/${pod}` → leader state
   const pdLeader = new Map<string, { name: string; transferUntil: number }>();
 
-  const queue = createReconcileQueue(clock, (key) => reconcile(key), options.onError ?? (() => undefined));
-
-  const unsubscribe = store.subscribe((event) => {
+  const keysFor = (event: StoreEvent): string[] => {
     const meta = event.object.metadata;
-    if (event.resource === tcType) queue.enqueue(clusterKey(meta.namespace ?? '', meta.name ?? ''));
-    else if (event.resource === stsType || event.resource === podType) {
+    if (event.resource === tcType) return [clusterKey(meta.namespace ?? '', meta.name ?? '')];
+    if (event.resource === stsType || event.resource === podType) {
       const instance = meta.labels?.['app.kubernetes.io/instance'];
-      if (meta.labels?.['app.kubernetes.io/managed-by'] === 'tidb-operator' && instance) queue.enqueue(clusterKey(meta.namespace ?? '', instance));
+      if (meta.labels?.['app.kubernetes.io/managed-by'] === 'tidb-operator' && instance) return [clusterKey(meta.namespace ?? '', instance)];
     }
-  });
+    return [];
+  };
 
   const leaderCount = (key: string): number => {
     const s = leaders.get(key);
@@ -267,7 +261,18 @@ export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
       const phase: ComponentPhase = paused && upgrading ? 'Suspend' : scaling ? 'Scale' : upgrading && !blocked ? 'Upgrade' : 'Normal';
       phases.set(component, phase);
       status[component] = componentStatus(key, tc, component, freshSts, freshPods, phase, pdSynced);
-      if (component === 'tikv' && freshPods.some((p) => p && leaders.get(`${key}/${p.metadata.name ?? ''}`)?.count !== leaderCount(`${key}/${p.metadata.name ?? ''}`))) want(stepRequeueMs);
+      if (component === 'tikv') {
+        const revision = rec(freshSts.status)['updateRevision'];
+        for (const p of freshPods) {
+          if (!p) continue;
+          const storeKey = `${key}/${p.metadata.name ?? ''}`;
+          const state = leaders.get(storeKey);
+          // tikv_upgrader.go endEvictLeaderAfterUpgrade: an upgraded, ready store stops evicting.
+          if (state?.evicting && p.metadata.labels?.['controller-revision-hash'] === revision && podIsReady(p)) setLeaderTarget(storeKey, state.before, false);
+          const moving = leaders.get(storeKey);
+          if (moving && leaderCount(storeKey) !== moving.target) want(stepRequeueMs);
+        }
+      }
     }
 
     status['conditions'] = [readyCondition(tc, status, clock)];
@@ -399,17 +404,17 @@ export function startTidbOperator(options: TidbOperatorOptions): TidbOperator {
   }
 
   return {
+    name: tidbOperatorName,
+    keysFor,
+    initialKeys: () => store.list(tcType, {}).items.map((tc) => clusterKey(tc.metadata.namespace ?? '', tc.metadata.name ?? '')),
+    reconcile,
     setPdUnavailable(namespace, name, unavailable) {
       const key = clusterKey(namespace, name);
       const sts = store.find(stsType, namespace, `${name}-pd`);
       const revision = rec(sts?.status)['updateRevision'];
       if (unavailable) pdBroken.set(key, typeof revision === 'string' ? revision : '');
       else pdBroken.delete(key);
-      queue.enqueue(key);
-    },
-    stop() {
-      unsubscribe();
-      queue.stop();
+      manager.enqueue(tidbOperatorName, key);
     },
   };
 }

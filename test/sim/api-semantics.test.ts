@@ -152,11 +152,15 @@ describe('API semantics', () => {
 
   it('deleting a namespace terminates it and everything in it', async () => {
     await raw(sim, '/api/v1/namespaces', { method: 'POST', ...json({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'doomed' } }) });
-    await raw(sim, '/api/v1/namespaces/doomed/configmaps', { method: 'POST', ...json({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }) });
+    // A finalizer on its content keeps the namespace Terminating until the test lets it go.
+    await raw(sim, '/api/v1/namespaces/doomed/configmaps', { method: 'POST', ...json({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', finalizers: ['example.com/hold'] } }) });
     const terminating = (await raw(sim, '/api/v1/namespaces/doomed', { method: 'DELETE' })).json<Obj>();
     assert.equal(terminating.status?.['phase'], 'Terminating');
     const refused = await raw(sim, '/api/v1/namespaces/doomed/configmaps', { method: 'POST', ...json({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late' } }) });
     assert.equal(refused.status, 403);
+    assert.equal(refused.json<{ message: string }>().message, 'configmaps "late" is forbidden: unable to create new content in namespace doomed because it is being terminated');
+    await eventually(async () => assert.ok((await raw(sim, '/api/v1/namespaces/doomed/configmaps/c')).json<Obj>().metadata.deletionTimestamp));
+    await raw(sim, '/api/v1/namespaces/doomed/configmaps/c', { method: 'PATCH', body: '[{"op":"remove","path":"/metadata/finalizers"}]', contentType: 'application/json-patch+json' });
     await eventually(async () => assert.equal((await raw(sim, '/api/v1/namespaces/doomed')).status, 404));
     assert.equal((await raw(sim, '/api/v1/namespaces/doomed/configmaps/c')).status, 404);
   });
