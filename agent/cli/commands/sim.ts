@@ -3,11 +3,13 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ImageCatalogue } from '../../../sim/images.ts';
 import { ImageCatalogueError, parseImageCatalogue } from '../../../sim/images.ts';
+import type { KubeObject } from '../../../sim/api/object.ts';
 import { readManifestDirectory } from '../../../sim/load-dir.ts';
+import { InvalidRepositoryError, clusterObjects, configFile, formatProblemLine } from '../../manifests/index.ts';
 import { startSimulation } from '../../../sim/simulation.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
@@ -79,23 +81,55 @@ export const sim: Command = async (argv, io) => {
   const seed = parseSeed(values.seed);
   const images = values.images === undefined ? undefined : await readImages(resolve(io.cwd, values.images));
 
-  const clusters = values.cluster ?? [];
-  const manifests = loadDir === undefined ? undefined : await readManifestDirectory(loadDir);
+  const toLoad = loadDir === undefined ? undefined : await readLoadDirectory(loadDir);
+  if (toLoad && toLoad.problems.length > 0) {
+    // Nothing half-loaded: a directory with problems starts no simulation.
+    for (const problem of toLoad.problems) io.stderr.write(`${problem}\n`);
+    io.stderr.write(`rollgate sim: --load ${values.load ?? ''}: ${toLoad.problems.length} problem(s); nothing was started\n`);
+    return 1;
+  }
+  const clusters = [...(toLoad?.clusters.map((c) => c.name).filter((n) => n !== '') ?? []), ...(values.cluster ?? [])];
   // For people and kubectl the cluster is alive: controllers, scheduler and kubelets run.
   const simulation = await startSimulation({ port, timeScale, clusters, controllers: true, ...(images ? { images } : {}), ...(seed !== undefined ? { seed } : {}) });
-  let failed = false;
-  if (manifests) {
-    for (const problem of manifests.problems) io.stderr.write(`${problem}\n`);
-    const target = simulation.cluster().name;
-    const report = simulation.load(target, manifests.objects);
-    for (const error of report.errors) io.stderr.write(`load: ${error}\n`);
-    io.stdout.write(`loaded ${report.created.length} objects into cluster ${target}\n`);
-    failed = manifests.problems.length > 0 || report.errors.length > 0;
+  for (const { name: named, objects } of toLoad?.clusters ?? []) {
+    const name = named || simulation.cluster().name;
+    const report = simulation.load(name, objects);
+    if (report.errors.length > 0) {
+      for (const error of report.errors) io.stderr.write(`load into ${name}: ${error}\n`);
+      await simulation.close();
+      return 1;
+    }
+    io.stdout.write(`loaded ${report.created.length} objects into cluster ${name}\n`);
   }
   if (values['kubeconfig-out']) await simulation.writeKubeconfig(resolve(io.cwd, values['kubeconfig-out']));
   io.stdout.write(`kube-sim listening on https://127.0.0.1:${simulation.port} (clusters: ${[...simulation.clusters.keys()].join(', ')}; time scale ${timeScale})\n`);
   if (values['kubeconfig-out']) io.stdout.write(`kubeconfig written to ${values['kubeconfig-out']}\n`);
   await io.stopped;
   await simulation.close();
-  return failed ? 1 : 0;
+  return 0;
 };
+
+interface LoadPlan {
+  clusters: { name: string; objects: readonly KubeObject[] }[];
+  problems: string[];
+}
+
+/**
+ * What `--load DIR` creates: a rollgate repository (one with rollgate.yaml)
+ * gives one cluster per cluster it names, each with its own manifests; any
+ * other directory gives every manifest to one cluster, `sim` unless
+ * `--cluster` names others (then the first).
+ */
+async function readLoadDirectory(dir: string): Promise<LoadPlan> {
+  if (existsSync(join(dir, configFile))) {
+    try {
+      const { clusters } = await clusterObjects(dir);
+      return { clusters: clusters.map((c) => ({ name: c.name, objects: c.objects as unknown as KubeObject[] })), problems: [] };
+    } catch (err) {
+      if (err instanceof InvalidRepositoryError) return { clusters: [], problems: err.problems.map((p) => formatProblemLine(p)) };
+      throw err;
+    }
+  }
+  const manifests = await readManifestDirectory(dir);
+  return { clusters: [{ name: '', objects: manifests.objects }], problems: manifests.problems };
+}
