@@ -9,9 +9,19 @@
 import { spawn } from 'node:child_process';
 import { request } from 'node:https';
 import { createInterface } from 'node:readline';
+import { startSimulation } from '../sim/simulation.ts';
 import { median, printFigures } from './support/report.ts';
 
 const pods = Number(process.argv[2] ?? '10000');
+
+// How long a test waits for its own in-process simulation (TLS certificate included).
+const startTimes: number[] = [];
+for (let i = 0; i < 7; i++) {
+  const t0 = performance.now();
+  const s = await startSimulation({ clusters: ['a', 'b'] });
+  startTimes.push(performance.now() - t0);
+  await s.close();
+}
 const watchers = 20;
 const child = spawn(process.execPath, ['--expose-gc', new URL('./support/sim-process.ts', import.meta.url).pathname, String(pods)], { stdio: ['pipe', 'pipe', 'inherit'] });
 const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -84,6 +94,7 @@ child.stdin.end();
 child.kill();
 
 printFigures(`kube-sim API server with ${pods} pods`, [
+  { name: 'in-process start, two clusters (median of 7)', value: median(startTimes), unit: 'ms' },
   { name: 'list all pods (median of 7)', value: median(listTimes), unit: 'ms', aim: { value: 100, better: 'lower' } },
   { name: 'list response size', value: listBytes / 2 ** 20, unit: 'MiB' },
   { name: 'list with a label selector (median of 7)', value: median(selectorTimes), unit: 'ms' },

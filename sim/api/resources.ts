@@ -65,7 +65,8 @@ export function typeKey(t: Pick<ResourceType, 'group' | 'plural'>): string {
   return `${t.group}/${t.plural}`;
 }
 
-function builtin(partial: Partial<ResourceType> & Pick<ResourceType, 'group' | 'version' | 'kind' | 'plural' | 'namespaced'>): ResourceType {
+/** A built-in resource type: the given fields over the defaults every built-in shares. */
+export function builtinResourceType(partial: Partial<ResourceType> & Pick<ResourceType, 'group' | 'version' | 'kind' | 'plural' | 'namespaced'>): ResourceType {
   return {
     listKind: `${partial.kind}List`,
     singular: partial.kind.toLowerCase(),
@@ -86,9 +87,9 @@ const replicasScale: ScaleSubresource = { specReplicasPath: '.spec.replicas', st
 /** The built-in resources kube-sim serves (core/v1, apps/v1, coordination.k8s.io/v1, apiextensions.k8s.io/v1). */
 export function builtinResourceTypes(): ResourceType[] {
   return [
-    builtin({ group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], statusSubresource: true, extraFieldSelectors: ['status.phase'] }),
-    builtin({ group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, shortNames: ['no'], statusSubresource: true, extraFieldSelectors: ['spec.unschedulable'] }),
-    builtin({
+    builtinResourceType({ group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], statusSubresource: true, extraFieldSelectors: ['status.phase'] }),
+    builtinResourceType({ group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, shortNames: ['no'], statusSubresource: true, extraFieldSelectors: ['spec.unschedulable'] }),
+    builtinResourceType({
       group: '',
       version: 'v1',
       kind: 'Pod',
@@ -100,12 +101,12 @@ export function builtinResourceTypes(): ResourceType[] {
       generation: 'spec',
       extraFieldSelectors: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
     }),
-    builtin({ group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], categories: ['all'], statusSubresource: true }),
-    builtin({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true, shortNames: ['cm'] }),
-    builtin({ group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true, extraFieldSelectors: ['type'] }),
-    builtin({ group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, shortNames: ['sa'] }),
-    builtin({ group: '', version: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespaced: true, shortNames: ['pvc'], statusSubresource: true }),
-    builtin({
+    builtinResourceType({ group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], categories: ['all'], statusSubresource: true }),
+    builtinResourceType({ group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true, shortNames: ['cm'] }),
+    builtinResourceType({ group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true, extraFieldSelectors: ['type'] }),
+    builtinResourceType({ group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true, shortNames: ['sa'] }),
+    builtinResourceType({ group: '', version: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespaced: true, shortNames: ['pvc'], statusSubresource: true }),
+    builtinResourceType({
       group: '',
       version: 'v1',
       kind: 'Event',
@@ -114,12 +115,12 @@ export function builtinResourceTypes(): ResourceType[] {
       shortNames: ['ev'],
       extraFieldSelectors: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
     }),
-    builtin({ group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true, shortNames: ['sts'], categories: ['all'], statusSubresource: true, scale: replicasScale, generation: 'spec' }),
-    builtin({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, shortNames: ['deploy'], categories: ['all'], statusSubresource: true, scale: replicasScale, generation: 'spec' }),
-    builtin({ group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, shortNames: ['rs'], categories: ['all'], statusSubresource: true, scale: replicasScale, generation: 'spec', extraFieldSelectors: ['status.replicas'] }),
-    builtin({ group: 'apps', version: 'v1', kind: 'ControllerRevision', plural: 'controllerrevisions', namespaced: true }),
-    builtin({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true }),
-    builtin({ group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], statusSubresource: true, generation: 'spec' }),
+    builtinResourceType({ group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true, shortNames: ['sts'], categories: ['all'], statusSubresource: true, scale: replicasScale, generation: 'spec' }),
+    builtinResourceType({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, shortNames: ['deploy'], categories: ['all'], statusSubresource: true, scale: replicasScale, generation: 'spec' }),
+    builtinResourceType({ group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, shortNames: ['rs'], categories: ['all'], statusSubresource: true, scale: replicasScale, generation: 'spec', extraFieldSelectors: ['status.replicas'] }),
+    builtinResourceType({ group: 'apps', version: 'v1', kind: 'ControllerRevision', plural: 'controllerrevisions', namespaced: true }),
+    builtinResourceType({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true }),
+    builtinResourceType({ group: 'apiextensions.k8s.io', version: 'v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'], statusSubresource: true, generation: 'spec' }),
   ];
 }
 

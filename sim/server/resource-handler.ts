@@ -9,7 +9,7 @@ import { ApiError, badRequest, invalid, methodNotAllowed, notFound, unsupportedM
 import type { KubeObject } from '../api/object.ts';
 import { clone, getPath, isPlainObject, setPath } from '../api/object.ts';
 import type { ResourceType } from '../api/resources.ts';
-import { groupVersion } from '../api/resources.ts';
+import { builtinResourceType, groupVersion } from '../api/resources.ts';
 import { parseFieldSelector, parseLabelSelector } from '../api/selectors.ts';
 import type { ClusterStore, DeleteOptions, Scope } from '../api/store.ts';
 import { toTable } from '../api/table.ts';
@@ -355,23 +355,7 @@ export async function handleResource(ctx: HandlerContext, req: IncomingMessage, 
 }
 
 /** The autoscaling/v1 Scale kind, for patching the scale subresource as JSON. */
-const scaleType: ResourceType = {
-  group: 'autoscaling',
-  version: 'v1',
-  kind: 'Scale',
-  listKind: 'ScaleList',
-  plural: 'scales',
-  singular: 'scale',
-  namespaced: true,
-  shortNames: [],
-  categories: [],
-  statusSubresource: false,
-  scale: undefined,
-  generation: 'none',
-  builtin: true,
-  extraFieldSelectors: [],
-  printerColumns: [],
-};
+const scaleType: ResourceType = builtinResourceType({ group: 'autoscaling', version: 'v1', kind: 'Scale', plural: 'scales', namespaced: true });
 
 /** The object with `replicas` written at its scale path; the Scale's resourceVersion is a precondition. */
 function withReplicas(t: ResourceType, current: KubeObject, replicas: unknown, resourceVersion: unknown): KubeObject {
