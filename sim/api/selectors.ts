@@ -51,6 +51,7 @@ export function parseLabelSelector(raw: string | null | undefined): LabelSelecto
     const setMatch = /^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(term);
     if (setMatch) {
       const [, key = '', op, list = ''] = setMatch;
+      if (list.trim() === '') throw badRequest(`unable to parse requirement: for 'in', 'notin' operators, values set can't be empty: in selector "${raw}"`);
       const values = list.split(',').map((v) => checkValue(v.trim(), raw));
       requirements.push({ op: op === 'in' ? 'in' : 'notin', key: checkKey(key, raw), values });
       continue;
