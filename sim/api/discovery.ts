@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import type { ResourceRegistry, ResourceType } from './resources.ts';
-import { groupVersion } from './resources.ts';
 
 /** The version the simulator reports; the semantics it models are those of this release. */
 export const simulatedVersion = { major: '1', minor: '35', gitVersion: 'v1.35.0+rollgate-sim' } as const;
@@ -149,4 +148,3 @@ export function openApiV2Json(): object {
   return { swagger: '2.0', info: { title: 'Kubernetes', version: simulatedVersion.gitVersion }, paths: {}, definitions: {} };
 }
 
-export { groupVersion };

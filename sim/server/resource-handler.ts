@@ -14,6 +14,7 @@ import { parseFieldSelector, parseLabelSelector } from '../api/selectors.ts';
 import type { ClusterStore, DeleteOptions, Scope } from '../api/store.ts';
 import { toTable } from '../api/table.ts';
 import { boolParam, mediaType, readBody, sendJson, wantsTable } from './http-util.ts';
+import { managerOrUserAgent } from '../patch/index.ts';
 import { applyPatch, normalizeBody } from './patching.ts';
 import { decodeProtobufObject } from './protobuf.ts';
 import type { WatchOptions } from './watch.ts';
@@ -258,7 +259,7 @@ export async function handleResource(ctx: HandlerContext, req: IncomingMessage, 
     const obj = decodeObject(body, req.headers['content-type'] ?? '');
     checkKind(t, obj);
     const dryRun = dryRunFrom(q);
-    const manager = q.get('fieldManager') ?? userAgentManager(req);
+    const manager = managerOrUserAgent(q.get('fieldManager') ?? undefined, req.headers['user-agent']);
     const created = store.create(t, normalizeBody(t, obj), path.namespace, { dryRun, fieldManager: manager });
     sendObject(ctx, res, req, q, t, created, 201);
     return;
@@ -269,7 +270,7 @@ export async function handleResource(ctx: HandlerContext, req: IncomingMessage, 
     const body = await readBody(req);
     const obj = decodeObject(body, req.headers['content-type'] ?? '');
     const dryRun = dryRunFrom(q);
-    const manager = q.get('fieldManager') ?? userAgentManager(req);
+    const manager = managerOrUserAgent(q.get('fieldManager') ?? undefined, req.headers['user-agent']);
     const current = store.get(t, path.namespace, path.name);
     if (sub === 'scale') {
       checkKind(t, obj, 'Scale', 'autoscaling/v1');
@@ -293,7 +294,7 @@ export async function handleResource(ctx: HandlerContext, req: IncomingMessage, 
     const force = q.get('force');
     const isApply = contentType === 'application/apply-patch+yaml';
     if (force !== null && !isApply) throw invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'force', message: 'Forbidden: may not be specified for non-apply patch' }]);
-    const manager = q.get('fieldManager') ?? (isApply ? undefined : userAgentManager(req));
+    const manager = isApply ? (q.get('fieldManager') ?? undefined) : managerOrUserAgent(q.get('fieldManager') ?? undefined, req.headers['user-agent']);
     if (isApply && !manager) throw invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }]);
     const dryRun = dryRunFrom(q);
     const current = store.find(t, path.namespace, path.name);
@@ -365,10 +366,4 @@ function withReplicas(t: ResourceType, current: KubeObject, replicas: unknown, r
   setPath(next, (t.scale?.specReplicasPath ?? '.spec.replicas').replace(/^\./, '').split('.'), replicas);
   if (typeof resourceVersion === 'string' && resourceVersion !== '') next.metadata.resourceVersion = resourceVersion;
   return next;
-}
-
-/** The default field manager: the user agent's program name, as the API server derives it. */
-function userAgentManager(req: IncomingMessage): string {
-  const agent = req.headers['user-agent'] ?? 'unknown';
-  return (agent.split('/')[0] ?? 'unknown').slice(0, 128);
 }
