@@ -5,30 +5,17 @@
  * child process.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadRepository } from '../../agent/manifests/index.ts';
 import { formatProblemLine } from '../../agent/manifests/format.ts';
-import { cases, type CorpusCase } from './corpus/cases.ts';
+import { cases } from './corpus/cases.ts';
 import { materialize } from './corpus/materialize.ts';
 import { lines, runInProcess, runSpawned, stackTrace, tempDir } from './helpers.ts';
-
-function hasMkfifo(): boolean {
-  try {
-    execFileSync('mkfifo', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const needsFifo = (c: CorpusCase): boolean => Object.values(c.files).some((f) => f !== null && typeof f === 'object' && 'fifo' in f);
 
 describe('corpus of broken repositories', () => {
   let base: string;
   let remove: () => Promise<void>;
-  const fifo = hasMkfifo();
 
   before(async () => {
     ({ dir: base, remove } = await tempDir('corpus'));
@@ -41,7 +28,7 @@ describe('corpus of broken repositories', () => {
   });
 
   for (const testCase of cases) {
-    test(testCase.name, { skip: needsFifo(testCase) && !fifo ? 'mkfifo is not available' : false }, async () => {
+    test(testCase.name, async () => {
       const dir = join(base, testCase.name);
       await materialize(testCase, dir);
       if (testCase.limits !== undefined) {
@@ -63,7 +50,7 @@ describe('corpus of broken repositories', () => {
   for (const name of spawned) {
     const testCase = cases.find((c) => c.name === name);
     assert.ok(testCase !== undefined, name);
-    test(`${name}, as a child process`, { skip: needsFifo(testCase) && !fifo ? 'mkfifo is not available' : false }, async () => {
+    test(`${name}, as a child process`, async () => {
       const dir = join(base, `spawned-${name}`);
       await materialize(testCase, dir);
       const run = runSpawned(['validate', '.'], dir);
