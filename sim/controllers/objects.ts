@@ -8,7 +8,7 @@
 import type { KubeObject, OwnerReference } from '../api/object.ts';
 import { isPlainObject } from '../api/object.ts';
 import type { ResourceType } from '../api/resources.ts';
-import type { ClusterStore } from '../api/store.ts';
+import type { ClusterStore, StoreEvent } from '../api/store.ts';
 
 /** The resource types controllers work with, looked up once per cluster. */
 export interface CoreTypes {
@@ -229,4 +229,25 @@ export function podFromTemplate(template: Obj, owner: KubeObject, generateName: 
     },
     spec: structuredClone(rec(template['spec'])),
   };
+}
+
+/**
+ * Keys of the owners a change to a child concerns: its controller before
+ * and after the change, and, for an orphan, every owner of `ownerType`
+ * whose selector matches it (it may be adopted), as the upstream
+ * controllers' addPod/updatePod/deletePod handlers resolve them.
+ */
+export function ownerKeysOfChild(store: ClusterStore, event: StoreEvent, ownerType: ResourceType): string[] {
+  const obj = event.object;
+  const keys = new Set<string>();
+  for (const o of [obj, event.previous]) {
+    const ref = o && controllerRef(o);
+    if (o && ref && ref.kind === ownerType.kind && ref.apiVersion.startsWith(`${ownerType.group}/`)) keys.add(objectKey(o.metadata.namespace, ref.name));
+  }
+  if (event.type !== 'DELETED' && !controllerRef(obj)) {
+    for (const owner of store.list(ownerType, { namespace: obj.metadata.namespace }).items) {
+      if (selectorMatches(rec(owner.spec)['selector'], obj.metadata.labels)) keys.add(objectKey(owner.metadata.namespace, owner.metadata.name ?? ''));
+    }
+  }
+  return [...keys];
 }

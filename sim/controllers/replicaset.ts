@@ -32,6 +32,7 @@ import {
   splitKey,
   str,
   templateOf,
+  ownerKeysOfChild,
 } from './objects.ts';
 
 /** `controller.BurstReplicas`: most pods created or deleted in one sync. */
@@ -118,17 +119,7 @@ export class ReplicaSetController implements Controller {
     const obj = event.object;
     if (key === typeKey(this.types.replicaSet)) return [objectKey(obj.metadata.namespace, obj.metadata.name ?? '')];
     if (key !== typeKey(this.types.pod)) return [];
-    const keys = new Set<string>();
-    for (const o of [obj, event.previous]) {
-      const ref = o && controllerRef(o);
-      if (ref && ref.kind === 'ReplicaSet' && ref.apiVersion.startsWith('apps/')) keys.add(objectKey(o.metadata.namespace, ref.name));
-    }
-    if (event.type !== 'DELETED' && !controllerRef(obj)) {
-      for (const rs of this.store.list(this.types.replicaSet, { namespace: obj.metadata.namespace }).items) {
-        if (selectorMatches(rec(rs.spec)['selector'], obj.metadata.labels)) keys.add(objectKey(rs.metadata.namespace, rs.metadata.name ?? ''));
-      }
-    }
-    return [...keys];
+    return ownerKeysOfChild(this.store, event, this.types.replicaSet);
   }
 
   initialKeys(): readonly string[] {

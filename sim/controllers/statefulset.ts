@@ -23,7 +23,6 @@ import type { Controller, ControllerManager, ReconcileResult } from './manager.t
 import type { CoreTypes, Obj } from './objects.ts';
 import {
   arr,
-  controllerRef,
   isPodAvailable,
   isPodReady,
   isTerminating,
@@ -37,6 +36,7 @@ import {
   selectorMatches,
   splitKey,
   str,
+  ownerKeysOfChild,
 } from './objects.ts';
 import { createBoundClaim } from './volumes.ts';
 
@@ -230,19 +230,8 @@ export class StatefulSetController implements Controller {
     const obj = event.object;
     if (key === typeKey(this.types.statefulSet)) return [objectKey(obj.metadata.namespace, obj.metadata.name ?? '')];
     if (key !== typeKey(this.types.pod) && key !== typeKey(this.types.controllerRevision)) return [];
-    const keys = new Set<string>();
-    for (const o of [obj, event.previous]) {
-      if (!o) continue;
-      const ref = controllerRef(o);
-      if (ref && ref.kind === 'StatefulSet' && ref.apiVersion.startsWith('apps/')) keys.add(objectKey(o.metadata.namespace, ref.name));
-    }
-    // An orphan may be adopted by any set whose selector matches it.
-    if (event.type !== 'DELETED' && !controllerRef(obj)) {
-      for (const set of this.store.list(this.types.statefulSet, { namespace: obj.metadata.namespace }).items) {
-        if (selectorMatches(rec(set.spec)['selector'], obj.metadata.labels)) keys.add(objectKey(set.metadata.namespace, set.metadata.name ?? ''));
-      }
-    }
-    return [...keys];
+    // Its controller, or, for an orphan, any set whose selector matches it (it may be adopted).
+    return ownerKeysOfChild(this.store, event, this.types.statefulSet);
   }
 
   initialKeys(): readonly string[] {
