@@ -27,6 +27,16 @@ export interface KubectlResult {
   stderr: string;
 }
 
+/** Runs a program to its end; never throws on a non-zero exit. */
+export function runCommand(file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = execFile(file, [...args], { env: options.env ?? process.env, timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
 /** Starts a simulation and writes its kubeconfig to a fresh temporary directory. */
 export async function startSimFixture(options: SimulationOptions = {}): Promise<SimFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'rollgate-sim-'));
@@ -45,13 +55,7 @@ export async function startSimFixture(options: SimulationOptions = {}): Promise<
     dir,
     kubeconfigPath,
     kubectl: (args, options = {}) =>
-      new Promise((resolve) => {
-        const child = execFile('kubectl', [...args], { env: env(options.env), timeout: options.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-          const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-          resolve({ code, stdout, stderr });
-        });
-        if (options.input !== undefined) child.stdin?.end(options.input);
-      }),
+      runCommand('kubectl', args, { env: env(options.env), ...(options.input !== undefined ? { input: options.input } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) }),
     kubectlStream: (args) => {
       const child = spawn('kubectl', [...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';

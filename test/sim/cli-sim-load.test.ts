@@ -5,21 +5,17 @@
  * A repository with problems starts nothing and names each problem.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually } from '../helpers/sim.ts';
+import { eventually, runCommand } from '../helpers/sim.ts';
 
 const main = new URL('../../agent/cli/main.ts', import.meta.url).pathname;
 const examples = new URL('../../examples-repo', import.meta.url).pathname;
 
-function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(file, [...args], { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
-}
+const run = (file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env) => runCommand(file, args, { env });
 
 describe('rollgate sim --load', () => {
   let dir: string;

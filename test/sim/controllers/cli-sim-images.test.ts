@@ -5,20 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually } from '../../helpers/sim.ts';
+import type { KubectlResult } from '../../helpers/sim.ts';
+import { eventually, runCommand } from '../../helpers/sim.ts';
 
 const main = new URL('../../../agent/cli/main.ts', import.meta.url).pathname;
 
-function kubectl(dir: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('kubectl', args, { env: { PATH: process.env['PATH'] ?? '', HOME: dir, KUBECONFIG: join(dir, 'kubeconfig'), KUBECACHEDIR: join(dir, 'cache') } }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-    if (input !== undefined) child.stdin?.end(input);
-  });
+function kubectl(dir: string, args: string[], input?: string): Promise<KubectlResult> {
+  const env = { PATH: process.env['PATH'] ?? '', HOME: dir, KUBECONFIG: join(dir, 'kubeconfig'), KUBECACHEDIR: join(dir, 'cache') };
+  return runCommand('kubectl', args, { env, ...(input !== undefined ? { input } : {}) });
 }
 
 describe('rollgate sim --images', () => {
@@ -55,9 +53,7 @@ describe('rollgate sim --images', () => {
 
   it('a bad catalogue is a usage error listing its problems', async () => {
     await writeFile(join(dir, 'bad.yaml'), 'images:\n  - match: x\n    crash: sometimes\n');
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(process.execPath, [main, 'sim', '--port', '0', '--images', join(dir, 'bad.yaml')], (err, _stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr })),
-    );
+    const r = await runCommand(process.execPath, [main, 'sim', '--port', '0', '--images', join(dir, 'bad.yaml')]);
     assert.equal(r.code, 2);
     assert.equal(r.stderr, `rollgate sim: --images ${join(dir, 'bad.yaml')}: images[0].crash: must be true or false\n`);
   });
