@@ -146,6 +146,8 @@ export class ClusterStore {
   private compactedRevision = 0;
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   private readonly ownerIndex = new Map<string, Set<string>>();
+  /** Every stored object's uid, so garbage collection can tell a live owner in O(1). */
+  private readonly uids = new Set<string>();
   private gracefulDeleteHook: GracefulDeleteHook | undefined;
   private fieldTracker: FieldTracker | undefined;
 
@@ -288,8 +290,14 @@ export class ClusterStore {
     const frozen = deepFreeze(object);
     const key = objectKey(frozen.metadata.namespace, frozen.metadata.name ?? '');
     const bucket = this.bucket(t);
-    if (type === 'DELETED') bucket.delete(key);
-    else bucket.set(key, { object: frozen, json: undefined });
+    const uid = frozen.metadata.uid;
+    if (type === 'DELETED') {
+      bucket.delete(key);
+      if (uid) this.uids.delete(uid);
+    } else {
+      bucket.set(key, { object: frozen, json: undefined });
+      if (uid) this.uids.add(uid);
+    }
     this.indexOwners(t, previous, type === 'DELETED' ? undefined : frozen);
     let json: string | undefined;
     const event: StoreEvent = {
@@ -329,7 +337,11 @@ export class ClusterStore {
     if (!t) return;
     this.registry.remove(t.group, t.plural);
     if (!deleted) this.registry.add(t);
-    else this.buckets.delete(typeKey(t));
+    else {
+      // The custom resources go with their definition.
+      for (const e of this.buckets.get(typeKey(t))?.entries.values() ?? []) if (e.object.metadata.uid) this.uids.delete(e.object.metadata.uid);
+      this.buckets.delete(typeKey(t));
+    }
   }
 
   private bumpGeneration(t: ResourceType, next: KubeObject, old: KubeObject): void {
@@ -475,7 +487,7 @@ export class ClusterStore {
       if (!t) continue;
       const dependent = this.find(t, namespace || undefined, name);
       if (!dependent) continue;
-      const liveOwner = (dependent.metadata.ownerReferences ?? []).some((o) => o.uid !== uid && this.ownerIndex.has(o.uid) && this.uidExists(o.uid));
+      const liveOwner = (dependent.metadata.ownerReferences ?? []).some((o) => o.uid !== uid && this.uids.has(o.uid));
       if (liveOwner) continue;
       try {
         this.delete(t, namespace || undefined, name, { propagationPolicy: 'Background' });
@@ -485,10 +497,6 @@ export class ClusterStore {
     }
   }
 
-  private uidExists(uid: string): boolean {
-    for (const bucket of this.buckets.values()) for (const e of bucket.entries.values()) if (e.object.metadata.uid === uid) return true;
-    return false;
-  }
 
   /**
    * Deletes an object. Pods on a node terminate gracefully (deletionTimestamp
