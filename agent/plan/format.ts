@@ -38,7 +38,7 @@ function actionText(target: TargetPlan): string {
     case 'update':
       return target.stages.length === 0 ? 'update in place (no restarts)' : `update: ${plural(target.stages.length, 'stage')}, ${plural(target.stages.reduce((n, s) => n + s.pods.length, 0), 'pod restart')}`;
     case 'refused':
-      return 'REFUSED';
+      return 'REFUSED, nothing is changed';
     case 'suspended':
       return 'suspended';
   }

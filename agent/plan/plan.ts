@@ -75,8 +75,8 @@ export function planTarget(target: Target, input: Omit<PlanInput, 'targets' | 'o
     result = createResult(base);
   } else {
     const diff = diffObjects(target.object, live);
-    patch = diff.patch;
     result = profileOf({ ...base, diff });
+    patch = [...diff.patch, ...(result.patch ?? [])];
   }
   const warnings: PlanWarning[] = [...result.warnings];
   if (target.policy.suspend) {

@@ -6,7 +6,7 @@
 import { formatDuration, imageTag, type Gate, type KubeObject, type Position, type Target } from '../../manifests/index.ts';
 import type { ObjectDiff } from '../diff.ts';
 import { pointerSegments } from '../diff.ts';
-import type { ChangeKind, LiveState, PlanChange, PlanGate, PlanStage, PlanWarning, StageHold } from '../types.ts';
+import type { ChangeKind, LiveState, PatchOperation, PlanChange, PlanGate, PlanStage, PlanWarning, StageHold } from '../types.ts';
 import { compareVersions, parseVersion, skippedMajors } from '../versions-order.ts';
 import { windowState } from '../window.ts';
 
@@ -31,6 +31,8 @@ export interface ProfileResult {
   readonly refusal?: string;
   /** Targets this one must wait for, beyond its policy. */
   readonly dependsOn?: readonly string[];
+  /** Operations the profile adds to the diff: what an absent field means to the operator (`spec.paused` absent is false). */
+  readonly patch?: readonly PatchOperation[];
 }
 
 type Obj = { readonly [key: string]: unknown };
@@ -236,6 +238,7 @@ export function unhealthyWarning(state: LiveState, target: Target, component: st
   return {
     code: 'unhealthy-before-start',
     component,
+    position: target.position,
     message: `${unready.join(', ')} ${unready.length === 1 ? 'is' : 'are'} not Running and Ready before the rollout starts; the first gate waits for ${unready.length === 1 ? 'it' : 'them'} up to the progress deadline: fix ${unready.length === 1 ? 'it' : 'them'} first, or the rollout halts`,
   };
 }

@@ -8,7 +8,7 @@
  */
 import { componentPolicy, type Target, type TidbComponent } from '../../manifests/index.ts';
 import { tidbClusterComponents, tidbComponentImage } from '../versions.ts';
-import type { PlanChange, PlanStage, PlanWarning } from '../types.ts';
+import type { PatchOperation, PlanChange, PlanStage, PlanWarning } from '../types.ts';
 import {
   effectiveGates,
   field,
@@ -96,9 +96,16 @@ export function planTidbCluster(ctx: ProfileContext<TidbTarget>): ProfileResult 
   }
   warnings.push(...driftWarnings(target, changes));
 
+  // What an absent field means to the operator, which the diff (comparing only what Git writes) cannot see.
+  const patch: PatchOperation[] = [];
   const pdUnavailable = field(field(live['status'], 'pd'), 'synced') === false;
   const forceUpgradeSet = live.metadata.annotations?.[forceUpgradeAnnotation] === 'true';
   if (forceUpgradeSet && !pdUnavailable) {
+    if (target.policy.forceUpgrade === 'whenPDUnavailable' && desired.metadata.annotations?.[forceUpgradeAnnotation] === undefined) {
+      const op = { op: 'remove', path: `/metadata/annotations/${forceUpgradeAnnotation.replace(/~/g, '~0').replace(/\//g, '~1')}` } as const;
+      patch.push(op);
+      changes.push({ kind: 'in-place', path: op.path, from: 'true', restarts: false });
+    }
     warnings.push({
       code: 'stale-force-upgrade',
       component: 'pd',
@@ -109,7 +116,11 @@ export function planTidbCluster(ctx: ProfileContext<TidbTarget>): ProfileResult 
           : `${forceUpgradeAnnotation}=true is still set although PD is healthy: while it stays, any PD outage during a template change makes TiDB Operator restart every PD pod at once; remove it with \`kubectl annotate tc ${target.name} -n ${target.namespace} ${forceUpgradeAnnotation}-\``,
     });
   }
-  if (live['spec'] !== undefined && field(live['spec'], 'paused') === true && desired.spec.paused !== true) {
+  if (field(live['spec'], 'paused') === true && desired.spec.paused !== true) {
+    if (desired.spec.paused === undefined) {
+      patch.push({ op: 'replace', path: '/spec/paused', value: false });
+      changes.push({ kind: 'in-place', path: '/spec/paused', from: 'true', to: 'false', restarts: false });
+    }
     warnings.push({
       code: 'paused',
       position: target.position,
@@ -187,7 +198,7 @@ export function planTidbCluster(ctx: ProfileContext<TidbTarget>): ProfileResult 
       });
     }
   }
-  return { changes, stages, warnings };
+  return { changes, stages, warnings, patch };
 }
 
 /** Where the version of a component is written: its own `version`, `baseImage` or `image`, else `spec.version`. */
