@@ -19,7 +19,7 @@ const count = Number(values.targets);
 const runs = Number(values.runs);
 
 const position: Position = { file: 'clusters/tidb.yaml', line: 1, column: 1 };
-const policy: Policy = { suspend: false, progressDeadline: builtinPolicy.progressDeadline, gates: [...builtinPolicy.gates, { kind: 'soak', duration: 30_000 }], downgrade: 'deny', forceUpgrade: 'never', dependsOn: [], afterClusters: [], components: {}, origin: {} };
+const policy: Policy = { suspend: false, progressDeadline: builtinPolicy.progressDeadline, gates: [...builtinPolicy.gates, { kind: 'soak', duration: 30_000 }], downgrade: 'deny', forceUpgrade: 'never', onFailure: 'halt', dependsOn: [], afterClusters: [], components: {}, origin: {} };
 
 function tidbCluster(i: number, version: string): Record<string, unknown> {
   return {

@@ -16,6 +16,7 @@ import {
   tidbComponents,
   type ClusterConfig,
   type DowngradePolicy,
+  type FailurePolicy,
   type ForceUpgradePolicy,
   type Gate,
   type JsonValue,
@@ -40,6 +41,7 @@ export const builtinPolicy = {
   gates: [{ kind: 'podReady' }, { kind: 'rolloutStatus' }] as readonly Gate[],
   downgrade: 'deny' as DowngradePolicy,
   forceUpgrade: 'never' as ForceUpgradePolicy,
+  onFailure: 'halt' as FailurePolicy,
 } as const;
 
 /** Default status branch. */
@@ -263,6 +265,7 @@ function policyLayer(c: Checker, value: unknown, path: readonly PathSegment[]): 
   }
   if (value.downgrade === 'deny' || value.downgrade === 'allow') layer.downgrade = { value: value.downgrade, position: key('downgrade') };
   if (value.forceUpgrade === 'never' || value.forceUpgrade === 'whenPDUnavailable') layer.forceUpgrade = { value: value.forceUpgrade, position: key('forceUpgrade') };
+  if (value.onFailure === 'halt' || value.onFailure === 'rollback') layer.onFailure = { value: value.onFailure, position: key('onFailure') };
   if (isObj(value.components)) {
     const components: Partial<Record<TidbComponent, NonNullable<PolicyLayer['components']>[TidbComponent]>> = {};
     for (const name of tidbComponents) {

@@ -23,6 +23,7 @@ export {
   type Container,
   type DeploymentObject,
   type DowngradePolicy,
+  type FailurePolicy,
   type ForceUpgradePolicy,
   type Gate,
   type GateKind,

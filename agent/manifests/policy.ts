@@ -95,7 +95,7 @@ export interface PolicyResolution {
   readonly dependencies: readonly ResolvedDependency[];
 }
 
-const fields: readonly PolicyField[] = ['suspend', 'progressDeadline', 'gates', 'downgrade', 'forceUpgrade'];
+const fields: readonly PolicyField[] = ['suspend', 'progressDeadline', 'gates', 'downgrade', 'forceUpgrade', 'onFailure'];
 
 /**
  * The policy of one target. `rules` are the entries that match it (in file
@@ -109,6 +109,7 @@ export function resolvePolicy(config: RepositoryConfig, cluster: ClusterConfig, 
     gates: builtinPolicy.gates,
     downgrade: builtinPolicy.downgrade,
     forceUpgrade: builtinPolicy.forceUpgrade,
+    onFailure: builtinPolicy.onFailure,
   };
   const origin: Partial<Record<PolicyField, Position>> = {};
   const conflicts: PolicyConflict[] = [];

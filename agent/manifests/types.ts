@@ -267,8 +267,11 @@ export type DowngradePolicy = 'deny' | 'allow';
  */
 export type ForceUpgradePolicy = 'never' | 'whenPDUnavailable';
 
+/** What rollgate does when a step fails: halt, or (partition-driven StatefulSets only) roll back to the previous template. */
+export type FailurePolicy = 'halt' | 'rollback';
+
 /** The policy fields that layers of `rollgate.yaml` set. */
-export type PolicyField = 'suspend' | 'progressDeadline' | 'gates' | 'downgrade' | 'forceUpgrade';
+export type PolicyField = 'suspend' | 'progressDeadline' | 'gates' | 'downgrade' | 'forceUpgrade' | 'onFailure';
 
 /** Gates and deadline for the steps of one TidbCluster component that `components.<name>` changes. */
 export interface ComponentPolicy {
@@ -292,6 +295,8 @@ export interface Policy {
   readonly downgrade: DowngradePolicy;
   /** Default `never`. */
   readonly forceUpgrade: ForceUpgradePolicy;
+  /** Default `halt`. `rollback` applies to StatefulSets rolled by partition; other kinds halt. */
+  readonly onFailure: FailurePolicy;
   /** Target ids (`cluster/namespace/kind/name`) that must have finished rolling out before this one starts. */
   readonly dependsOn: readonly string[];
   /** Clusters whose targets must all have finished before this target starts (its cluster's `dependsOn`). */
@@ -312,6 +317,7 @@ export interface PolicyLayer {
   readonly gates?: { readonly value: readonly Gate[]; readonly position: Position };
   readonly downgrade?: { readonly value: DowngradePolicy; readonly position: Position };
   readonly forceUpgrade?: { readonly value: ForceUpgradePolicy; readonly position: Position };
+  readonly onFailure?: { readonly value: FailurePolicy; readonly position: Position };
   readonly components?: Readonly<
     Partial<
       Record<

@@ -19,6 +19,7 @@ const policy: Policy = {
   gates: builtinPolicy.gates,
   downgrade: 'deny',
   forceUpgrade: 'never',
+  onFailure: 'halt',
   dependsOn: [],
   afterClusters: [],
   components: {},
