@@ -27,7 +27,9 @@ describe('rollout: TiDB force upgrade', () => {
     const allow = simConfig(`targets:\n  - target: "*/*/TidbCluster/*"\n    forceUpgrade: whenPDUnavailable\n`);
     const installed = await r.write({ 'rollgate.yaml': allow, 'manifests/ns.yaml': namespace('forced'), 'manifests/tidb.yaml': tidbCluster('basic', 'forced', 'v7.5.1') });
     await r.install(installed);
-    r.f.sim.runtime('sim').tidb.setPdUnavailable('forced', 'basic', true);
+    const operator = r.f.sim.runtime('sim').tidb;
+    assert.ok(operator, 'the simulated TiDB Operator runs');
+    operator.setPdUnavailable('forced', 'basic', true);
     await r.f.ok(['--context', 'sim', 'wait', '--for=jsonpath={.status.pd.synced}=false', 'tc/basic', '-n', 'forced', '--timeout=10s']);
 
     const next = await r.write({ 'manifests/tidb.yaml': tidbCluster('basic', 'forced', 'v8.1.0') });
@@ -48,7 +50,9 @@ describe('rollout: TiDB force upgrade', () => {
   it('halts with a clear reason, and restarts nothing, when policy forbids it', async () => {
     const installed = await r.write({ 'rollgate.yaml': simConfig(), 'manifests/ns.yaml': namespace('strict'), 'manifests/tidb.yaml': tidbCluster('basic', 'strict', 'v7.5.1') });
     await r.install(installed);
-    r.f.sim.runtime('sim').tidb.setPdUnavailable('strict', 'basic', true);
+    const operator = r.f.sim.runtime('sim').tidb;
+    assert.ok(operator, 'the simulated TiDB Operator runs');
+    operator.setPdUnavailable('strict', 'basic', true);
     await r.f.ok(['--context', 'sim', 'wait', '--for=jsonpath={.status.pd.synced}=false', 'tc/basic', '-n', 'strict', '--timeout=10s']);
     const next = await r.write({ 'manifests/tidb.yaml': tidbCluster('basic', 'strict', 'v8.1.0') });
     const targets = next.targets.filter((t) => t.namespace === 'strict');
