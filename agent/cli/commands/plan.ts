@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 import { checkout, CheckoutError } from '../checkout.ts';
-import { ClusterReadError, readClusters } from '../live-snapshot.ts';
+import { ClusterReadError, readClusters } from '../../live/read-once.ts';
 import { formatProblemLine, loadRepository, RepositoryRootError } from '../../manifests/index.ts';
 import { createPlan, formatPlan, liveStateFrom, planFormats, type PlanFormat } from '../../plan/index.ts';
 
