@@ -17,7 +17,7 @@ import { forceUpgradeAnnotation, lastAppliedAnnotation, normalize, planTarget, r
 import { redisClusterImage, templateImages } from '../plan/versions.ts';
 import { GateFailure, sleep, Stopped, waitForHttp, waitForWindows, gateUrl, realClock, type ApprovalSource, type RolloutClock } from './gates.ts';
 import { combinePatches, mergePatchFor, type JsonObject } from './merge-patch.ts';
-import { progressAnnotation, progressPatch, readProgress, stepKey, type Progress, type StepProgress } from './progress.ts';
+import { progressPatch, readProgress, stepKey, type Progress, type StepProgress } from './progress.ts';
 import type { Reporter, RolloutPhase, RolloutTransition, StageProgress } from './reporter.ts';
 import { deploymentRollout, podContainerImage, podFailure, podReady, redisClusterFailure, redisClusterStatus, statefulSetRollout, tidbComponentStatus } from './status.ts';
 import type { ClusterWriter } from './writer.ts';
@@ -399,7 +399,6 @@ export function createExecutor(options: ExecutorOptions): Executor {
   }
 
   async function rollTarget(id: string, signal: AbortSignal): Promise<RolloutOutcome> {
-    const announcedSource: string | undefined = undefined;
     for (;;) {
       if (signal.aborted) return 'stopped';
       const target = currentTarget(id);
@@ -440,7 +439,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
         return 'succeeded';
       }
       if (plan.action === 'refused') {
-        if (announcedSource !== source) await report(target, 'Refused', progress, plan, plan.refusal ?? 'refused', { error: { code: 'refused', message: plan.refusal ?? 'refused' } });
+        await report(target, 'Refused', progress, plan, plan.refusal ?? 'refused', { error: { code: 'refused', message: plan.refusal ?? 'refused' } });
         return 'refused';
       }
       if (plan.action === 'suspended') {
@@ -582,4 +581,3 @@ export function createExecutor(options: ExecutorOptions): Executor {
   };
 }
 
-export { progressAnnotation };
