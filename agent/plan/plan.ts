@@ -67,7 +67,7 @@ function hashOf(value: unknown): string {
 /** The plan of one target, or undefined when the target has nothing to do and nothing to say. */
 export function planTarget(target: Target, input: Omit<PlanInput, 'targets' | 'only'> & { readonly targets: readonly Target[] }): TargetPlan | undefined {
   const live = input.live.object(target.cluster, target.kind, target.namespace, target.name);
-  // A Redis Enterprise cluster waits for its operator even when it has no changes to plan; see profileOf.
+  // A target missing from the cluster is planned against its own desired object (nothing to diff, nothing restarts).
   const base: ProfileContext = { target, live: live ?? target.object, diff: { patch: [], drifted: new Set() }, state: input.live, now: input.now, targets: input.targets };
   let result: ProfileResult;
   let patch: readonly PatchOperation[] = [];
