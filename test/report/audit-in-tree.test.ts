@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runAudit, type AuditReport } from '../../agent/report/audit/index.ts';
 import { createGitStatusReporter } from '../../agent/report/git/index.ts';
-import { captureLogger, commitAll, examplesRemote, git, gitEnv, tempDir, testClock, tidbTransition, writeText } from './helpers.ts';
+import { memoryLogger, commitAll, examplesRemote, git, gitEnv, tempDir, testClock, tidbTransition, writeText } from './helpers.ts';
 
 const ann = { name: 'Ann Admin', email: 'ann@example.com' };
 const bob = { name: 'Bob Dev', email: 'bob@example.com' };
@@ -52,7 +52,7 @@ describe('rollgate audit with in-tree status and a merge', () => {
       author: { name: 'rollgate', email: 'rollgate@example.com' },
       env,
       clock: testClock('2024-05-02T09:30:00Z'),
-      logger: captureLogger().logger,
+      logger: memoryLogger().logger,
     });
     await reporter.report(tidbTransition(bump, { phase: 'Pending', stage: undefined, step: undefined, startedAt: '2024-05-02T09:01:00Z', at: '2024-05-02T09:01:00Z' }));
     await reporter.report(tidbTransition(bump, { phase: 'Succeeded', stage: undefined, step: undefined, startedAt: '2024-05-02T09:01:00Z', at: '2024-05-02T09:21:00Z', finishedAt: '2024-05-02T09:21:00Z' }));

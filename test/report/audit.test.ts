@@ -16,7 +16,7 @@ import { runAudit, type AuditReport } from '../../agent/report/audit/index.ts';
 import { createGitStatusReporter } from '../../agent/report/git/index.ts';
 import type { RolloutTransition } from '../../agent/rollout/reporter.ts';
 import { createGpgKey, type TestGpgKey } from '../helpers/git-server.ts';
-import { captureLogger, commitAll, examplesRemote, git, gitEnv, tempDir, testClock, tidbStages, tidbTransition, writeText } from './helpers.ts';
+import { memoryLogger, commitAll, examplesRemote, git, gitEnv, tempDir, testClock, tidbStages, tidbTransition, writeText } from './helpers.ts';
 
 const ann = { name: 'Ann Admin', email: 'ann@example.com' };
 const alice = { name: 'Alice Ops', email: 'alice@example.com' };
@@ -74,7 +74,7 @@ describe('rollgate audit', () => {
       author: { name: 'rollgate', email: 'rollgate@example.com' },
       env,
       clock: testClock('2024-05-04T00:00:00Z'),
-      logger: captureLogger().logger,
+      logger: memoryLogger().logger,
     });
     const first = (o: Partial<RolloutTransition>): RolloutTransition => tidbTransition(sha.bump, { startedAt: '2024-05-02T09:01:00Z', ...o });
     await reporter.report(first({ phase: 'Pending', stage: undefined, step: undefined, stages: tidbStages({}), at: '2024-05-02T09:01:00Z', message: 'Planned.' }));

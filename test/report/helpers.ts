@@ -9,9 +9,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { pino, type Logger } from 'pino';
 import type { ReporterClock } from '../../agent/report/git/index.ts';
 import type { RolloutTransition, StageProgress } from '../../agent/rollout/reporter.ts';
 
@@ -73,27 +71,6 @@ export async function writeText(dir: string, path: string, text: string): Promis
   await writeFile(join(dir, path), text);
 }
 
-/** A pino logger at debug level whose lines the test reads. */
-export function captureLogger(): { logger: Logger; text: () => string; entries: () => { level: number; msg: string; [key: string]: unknown }[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(String(chunk));
-      callback();
-    },
-  });
-  const logger = pino({ level: 'debug' }, stream);
-  const text = (): string => chunks.join('');
-  return {
-    logger,
-    text,
-    entries: () =>
-      text()
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as { level: number; msg: string }),
-  };
-}
 
 /** A clock at a fixed time whose timers are real but short (at most `maxDelayMs`), so backoff is exercised without waiting. */
 export function testClock(now: string, maxDelayMs = 20): ReporterClock {
@@ -148,3 +125,5 @@ export async function freePort(): Promise<number> {
 }
 
 export { eventually } from '../helpers/sim.ts';
+
+export { memoryLogger } from '../helpers/memory-logger.ts';

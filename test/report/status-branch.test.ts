@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { createGitStatusReporter, type GitStatusReporter } from '../../agent/report/git/index.ts';
-import { captureLogger, commitAll, examplesRemote, git, gitEnv, tempDir, testClock, tidbStages, tidbTransition, writeText } from './helpers.ts';
+import { memoryLogger, commitAll, examplesRemote, git, gitEnv, tempDir, testClock, tidbStages, tidbTransition, writeText } from './helpers.ts';
 
 const bot = { name: 'rollgate', email: 'rollgate@example.com' };
 const ann = { name: 'Ann Admin', email: 'ann@example.com' };
@@ -35,7 +35,7 @@ describe('status branch', () => {
   });
   after(() => remove());
 
-  const reporter = (workDir: string, log = captureLogger(), now = '2024-05-02T09:10:00Z'): GitStatusReporter =>
+  const reporter = (workDir: string, log = memoryLogger(), now = '2024-05-02T09:10:00Z'): GitStatusReporter =>
     createGitStatusReporter({
       repoUrl: remote,
       workDir: join(root, workDir),
@@ -146,7 +146,7 @@ describe('status branch', () => {
     assert.equal(log('rollgate/status', '%H').length, before + 1);
 
     // A restarted agent: another work directory, nothing in memory; it replays the rollout from its first transition.
-    const logs = captureLogger();
+    const logs = memoryLogger();
     const restarted = reporter('agent-restarted', logs);
     await restarted.report(tidbTransition(source, { phase: 'Pending', stage: undefined, step: undefined, stages: tidbStages({}), at: '2024-05-02T09:00:00Z', message: 'Planned: pd, tikv, tidb to v7.5.2.' }));
     await restarted.report(tidbTransition(source));
@@ -154,7 +154,7 @@ describe('status branch', () => {
     await restarted.flush();
     await restarted.close();
     assert.equal(log('rollgate/status', '%H').length, before + 1);
-    assert.equal(logs.entries().filter((e) => e.msg === 'status transition already written; skipped').length, 3);
+    assert.equal(logs.lines().filter((e) => e.msg === 'status transition already written; skipped').length, 3);
 
     const doc = parse(git(remote, ['show', 'rollgate/status:staging/tidb/TidbCluster/tidb.yaml'], env)) as { phase: string; lastError: unknown; finishedAt: string };
     assert.equal(doc.phase, 'Halted');
@@ -174,7 +174,7 @@ describe('status branch', () => {
 
   test('someone else pushing to the status branch first: the writer fetches, replays on the new tip, both commits kept, never forced', async () => {
     // Agent A writes once so its mirror knows the tip; then a person pushes to the status branch behind its back.
-    const logs = captureLogger();
+    const logs = memoryLogger();
     const a = reporter('agent-a', logs);
     await a.report(tidbTransition(source, { planHash: 'plan-2', phase: 'Pending', stage: undefined, step: undefined, at: '2024-05-03T10:00:00Z', startedAt: '2024-05-03T10:00:00Z' }));
     await a.flush();
@@ -196,12 +196,12 @@ describe('status branch', () => {
       `${theirs} A note from a person`,
     ]);
     assert.equal(git(remote, ['show', `${tip}:NOTES.md`], env), 'Rollout of plan-2 paused for the weekend.');
-    assert.ok(logs.entries().some((e) => e.msg === 'status branch moved; replaying on its new tip'));
+    assert.ok(logs.lines().some((e) => e.msg === 'status branch moved; replaying on its new tip'));
   });
 
   test('a transition written by another agent in the meantime is not written again', async () => {
     const t = tidbTransition(source, { planHash: 'plan-2', phase: 'Progressing', stage: 'tikv', step: 0, at: '2024-05-03T10:05:00Z', startedAt: '2024-05-03T10:00:00Z' });
-    const logsB = captureLogger();
+    const logsB = memoryLogger();
     const a = reporter('agent-a');
     // Another clock, so B's commit differs from A's (identical inputs would give the identical commit, and its push would be a no-op).
     const b = reporter('agent-b', logsB, '2024-05-03T10:06:00Z');
@@ -214,8 +214,8 @@ describe('status branch', () => {
     await b.flush();
     await Promise.all([a.close(), b.close()]);
     assert.equal(git(remote, ['log', '--format=%s', '--fixed-strings', '--grep=Progressing tikv (step 1/3)', 'rollgate/status'], env), 'staging/tidb/TidbCluster/tidb: Progressing tikv (step 1/3)');
-    assert.ok(logsB.entries().some((e) => e.msg === 'status branch moved; replaying on its new tip'), logsB.text());
-    assert.ok(logsB.entries().some((e) => e.msg === 'status transition already written; skipped'));
+    assert.ok(logsB.lines().some((e) => e.msg === 'status branch moved; replaying on its new tip'), logsB.text());
+    assert.ok(logsB.lines().some((e) => e.msg === 'status transition already written; skipped'));
   });
 
   test('a transition that cannot be written is refused at report(), nothing queued', async () => {

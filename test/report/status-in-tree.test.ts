@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { changedOnlyStatus, createGitStatusReporter, isStatusCommit, type GitStatusReporter } from '../../agent/report/git/index.ts';
-import { captureLogger, commitAll, eventually, examplesRemote, git, gitEnv, tempDir, testClock, tidbTransition, writeText } from './helpers.ts';
+import { memoryLogger, commitAll, eventually, examplesRemote, git, gitEnv, tempDir, testClock, tidbTransition, writeText } from './helpers.ts';
 
 const bot = { name: 'rollgate', email: 'rollgate@example.com' };
 const ann = { name: 'Ann Admin', email: 'ann@example.com' };
@@ -30,7 +30,7 @@ describe('in-tree status', () => {
   });
   after(() => remove());
 
-  const reporter = (workDir: string, branch = 'main', log = captureLogger()): GitStatusReporter =>
+  const reporter = (workDir: string, branch = 'main', log = memoryLogger()): GitStatusReporter =>
     createGitStatusReporter({
       repoUrl: remote,
       workDir: join(root, workDir),
@@ -66,7 +66,7 @@ describe('in-tree status', () => {
   });
 
   test('a person pushing to the tracked branch meanwhile: the status commit is replayed on top, theirs kept, and only the status commit is status-only', async () => {
-    const logs = captureLogger();
+    const logs = memoryLogger();
     const r = reporter('agent', 'main', logs);
     await r.report(tidbTransition(source, { stage: 'tidb', step: 0, at: '2024-05-02T09:20:00Z' }));
     await r.flush();
@@ -82,7 +82,7 @@ describe('in-tree status', () => {
 
     const tip = git(remote, ['rev-parse', 'main'], env);
     assert.equal(git(remote, ['rev-parse', `${tip}^`], env), bump);
-    assert.ok(logs.entries().some((e) => e.msg === 'status branch moved; replaying on its new tip'));
+    assert.ok(logs.lines().some((e) => e.msg === 'status branch moved; replaying on its new tip'));
     assert.match(git(remote, ['show', `${tip}:staging/tidb/tidb-cluster.yaml`], env), /version: v7\.5\.2/);
     assert.equal(changedOnlyStatus(git(remote, ['diff', '--name-only', `${tip}^`, tip], env).split('\n'), inTree), true);
     assert.equal(changedOnlyStatus(git(remote, ['diff', '--name-only', source, tip], env).split('\n'), inTree), false);
@@ -102,11 +102,11 @@ describe('in-tree status', () => {
   });
 
   test('a tracked branch that does not exist is reported and retried, never created', async () => {
-    const logs = captureLogger();
+    const logs = memoryLogger();
     const r = reporter('agent-missing', 'release', logs);
     await r.report(tidbTransition(source));
     const failure = await eventually(() => {
-      const entry = logs.entries().find((e) => e.msg === 'status write failed; will retry');
+      const entry = logs.lines().find((e) => e.msg === 'status write failed; will retry');
       assert.ok(entry);
       return entry;
     });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createGitStatusReporter } from '../../agent/report/git/index.ts';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-server.ts';
-import { captureLogger, eventually, examplesRemote, freePort, git, gitEnv, tempDir, testClock, tidbTransition } from './helpers.ts';
+import { memoryLogger, eventually, examplesRemote, freePort, git, gitEnv, tempDir, testClock, tidbTransition } from './helpers.ts';
 
 const token = 'glpat-s3cr3t-t0ken-value';
 const password = 'hunter2-very-secret';
@@ -42,7 +42,7 @@ describe('status writes over HTTP with a token', () => {
   });
 
   test('the remote goes down: the transition is kept, retried, and written when it returns; the token is never logged', async () => {
-    const logs = captureLogger();
+    const logs = memoryLogger();
     const reporter = createGitStatusReporter({
       repoUrl: server.repoUrl(),
       workDir: join(root, 'agent'),
@@ -60,7 +60,7 @@ describe('status writes over HTTP with a token', () => {
 
     await server.stop();
     await reporter.report(tidbTransition(source));
-    await eventually(() => assert.ok(logs.entries().filter((e) => e.msg === 'status write failed; will retry').length >= 3));
+    await eventually(() => assert.ok(logs.lines().filter((e) => e.msg === 'status write failed; will retry').length >= 3));
     assert.equal(reporter.pending(), 1);
 
     await server.start();
@@ -69,7 +69,7 @@ describe('status writes over HTTP with a token', () => {
     assert.deepEqual(git(bare, ['log', '--format=%s', 'rollgate/status'], env).split('\n'), ['staging/tidb/TidbCluster/tidb: Progressing tikv (step 2/3)', 'staging/tidb/TidbCluster/tidb: Pending']);
     await reporter.close();
 
-    const failures = logs.entries().filter((e) => e.msg === 'status write failed; will retry');
+    const failures = logs.lines().filter((e) => e.msg === 'status write failed; will retry');
     assert.equal(failures[0]?.['remote'], server.repoUrl());
     // The first attempt pushes on the tip it knows; the retries fetch first.
     assert.match(JSON.stringify(failures[0]?.['err']), /git push failed \(exit 128\): fatal: unable to access 'http:\/\/127.0.0.1:\d+\/repo.git\/'/);
@@ -79,7 +79,7 @@ describe('status writes over HTTP with a token', () => {
   });
 
   test('credentials in the remote URL never reach the log, and unwritten transitions are named at close', async () => {
-    const logs = captureLogger();
+    const logs = memoryLogger();
     const port = await freePort();
     const reporter = createGitStatusReporter({
       repoUrl: `http://rollgate:${password}@127.0.0.1:${port}/repo.git`,
@@ -92,13 +92,13 @@ describe('status writes over HTTP with a token', () => {
       backoff: { baseMs: 10, maxMs: 50 },
     });
     await reporter.report(tidbTransition(source));
-    await eventually(() => assert.ok(logs.entries().filter((e) => e.msg === 'status write failed; will retry').length >= 2));
+    await eventually(() => assert.ok(logs.lines().filter((e) => e.msg === 'status write failed; will retry').length >= 2));
     const flushed = reporter.flush();
     await reporter.close();
     await assert.rejects(flushed, { name: 'StatusWriteError', code: 'closed' });
-    const closing = logs.entries().find((e) => e.msg === 'status reporter closed with transitions unwritten');
+    const closing = logs.lines().find((e) => e.msg === 'status reporter closed with transitions unwritten');
     assert.deepEqual(closing?.['targets'], ['staging/tidb/TidbCluster/tidb']);
-    assert.equal(logs.entries()[1]?.['remote'], `http://***@127.0.0.1:${port}/repo.git`);
+    assert.equal(logs.lines()[1]?.['remote'], `http://***@127.0.0.1:${port}/repo.git`);
     assert.ok(!logs.text().includes(password), logs.text());
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createGitStatusReporter } from '../../agent/report/git/index.ts';
 import { createGpgKey, createSshKey, type TestGpgKey } from '../helpers/git-server.ts';
-import { captureLogger, examplesRemote, git, gitEnv, tempDir, testClock, tidbTransition } from './helpers.ts';
+import { memoryLogger, examplesRemote, git, gitEnv, tempDir, testClock, tidbTransition } from './helpers.ts';
 
 describe('signed status commits', () => {
   let root: string;
@@ -38,7 +38,7 @@ describe('signed status commits', () => {
       sign,
       env,
       clock: testClock('2024-05-02T09:10:00Z'),
-      logger: captureLogger().logger,
+      logger: memoryLogger().logger,
     });
     await reporter.report(tidbTransition(source));
     await reporter.flush();

@@ -7,9 +7,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import type { Logger } from 'pino';
-import { pino } from 'pino';
 import type { Clock, PollResult } from '../../agent/source/index.ts';
 import type { GitHttpServer, ServerAuth, TestRepository } from '../helpers/git-server.ts';
 import { createTestRepository, startGitHttpServer, testGitEnv } from '../helpers/git-server.ts';
@@ -51,27 +48,6 @@ export function manualClock(start = Date.UTC(2026, 0, 1, 0, 0, 0)): ManualClock 
   };
 }
 
-/** A pino logger writing JSON lines into memory. */
-export function memoryLogger(): { logger: Logger; text: () => string; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(String(chunk));
-      callback();
-    },
-  });
-  const logger = pino({ level: 'debug' }, stream);
-  const text = (): string => chunks.join('');
-  return {
-    logger,
-    text,
-    lines: () =>
-      text()
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
 
 export interface SourceFixture {
   server: GitHttpServer;
@@ -110,3 +86,5 @@ export function expectPoll<T extends PollResult['type']>(result: PollResult, typ
   if (result.type !== type) assert.fail(`expected a '${type}' poll, got ${JSON.stringify(result)}${result.type === 'failed' ? `: ${result.error.message}` : ''}`);
   return result as Extract<PollResult, { type: T }>;
 }
+
+export { memoryLogger } from '../helpers/memory-logger.ts';
