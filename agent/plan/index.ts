@@ -8,6 +8,7 @@
 export { createPlan, planTarget, rolloutOrder, type PlanInput } from './plan.ts';
 export { formatPlan, planFormats, planHeadline, planJson, planMarkdown, planText, type PlanFormat } from './format.ts';
 export { liveStateFrom } from './live-state.ts';
+export { podContainerImage, podReady } from './pods.ts';
 export { diffObjects, lastAppliedAnnotation, normalize, type ObjectDiff } from './diff.ts';
 export { compareVersions, parseVersion } from './versions-order.ts';
 export { nextCronMatch, windowState, type WindowState } from './window.ts';

@@ -13,13 +13,13 @@
 import type { Logger } from 'pino';
 import { resources, type LiveCache, type WatchedResource, WaitError } from '../live/index.ts';
 import { componentPolicy, type Gate, type KubeObject, type Target, type TidbComponent } from '../manifests/index.ts';
-import { forceUpgradeAnnotation, lastAppliedAnnotation, normalize, planTarget, redisNodeContainer, tidbComponentImage, type LiveKind, type LiveState, type PlanStage, type TargetPlan } from '../plan/index.ts';
+import { forceUpgradeAnnotation, lastAppliedAnnotation, normalize, planTarget, podContainerImage, podReady, redisNodeContainer, tidbComponentImage, type LiveKind, type LiveState, type PlanStage, type TargetPlan } from '../plan/index.ts';
 import { redisClusterImage, templateImages } from '../plan/versions.ts';
 import { GateFailure, sleep, Stopped, waitForHttp, waitForWindows, gateUrl, realClock, type ApprovalSource, type RolloutClock } from './gates.ts';
 import { combinePatches, mergePatchFor, type JsonObject } from './merge-patch.ts';
 import { progressPatch, readProgress, stepKey, type Progress, type StepProgress } from './progress.ts';
 import type { Reporter, RolloutPhase, RolloutTransition, StageProgress } from './reporter.ts';
-import { deploymentRollout, podContainerImage, podFailure, podReady, redisClusterFailure, redisClusterStatus, statefulSetRollout, tidbComponentStatus } from './status.ts';
+import { deploymentRollout, podFailure, redisClusterFailure, redisClusterStatus, statefulSetRollout, tidbComponentStatus } from './status.ts';
 import type { ClusterWriter } from './writer.ts';
 
 /** One cluster as the executor uses it: its watch cache and its writer. */

@@ -12,24 +12,6 @@ const isObj = (value: unknown): value is Obj => typeof value === 'object' && val
 const at = (value: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, key) => (isObj(v) ? v[key] : undefined), value);
 const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
 
-/** True when the pod is Running, Ready, and not being deleted. */
-export function podReady(pod: KubeObject | undefined): boolean {
-  if (pod === undefined || pod.metadata['deletionTimestamp'] !== undefined) return false;
-  if (at(pod, 'status', 'phase') !== 'Running') return false;
-  const conditions = at(pod, 'status', 'conditions');
-  return Array.isArray(conditions) && conditions.some((c) => at(c, 'type') === 'Ready' && at(c, 'status') === 'True');
-}
-
-/** The image of a pod's container named `container` (else its first container). */
-export function podContainerImage(pod: KubeObject, container?: string): string | undefined {
-  const containers = at(pod, 'spec', 'containers');
-  if (!Array.isArray(containers)) return undefined;
-  const list = containers as readonly unknown[];
-  const chosen = (container !== undefined ? list.find((c) => at(c, 'name') === container) : undefined) ?? list[0];
-  const image = at(chosen, 'image');
-  return typeof image === 'string' ? image : undefined;
-}
-
 /** A pod is stuck when a container cannot start at all: an image that cannot be pulled, or a crash loop. The reason, or undefined. */
 export function podFailure(pod: KubeObject | undefined): string | undefined {
   const statuses = at(pod, 'status', 'containerStatuses');

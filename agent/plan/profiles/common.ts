@@ -7,6 +7,7 @@ import { formatDuration, imageTag, type Gate, type KubeObject, type Position, ty
 import type { ObjectDiff } from '../diff.ts';
 import { pointerSegments } from '../diff.ts';
 import type { ChangeKind, LiveState, PatchOperation, PlanChange, PlanGate, PlanStage, PlanWarning, StageHold } from '../types.ts';
+import { podReady } from '../pods.ts';
 import { compareVersions, parseVersion, skippedMajors } from '../versions-order.ts';
 import { windowState } from '../window.ts';
 
@@ -175,24 +176,6 @@ export function stageHolds(gates: readonly Gate[], now: number): StageHold[] {
     }
   }
   return holds;
-}
-
-/** True when a pod is Running and its Ready condition is True. */
-export function podReady(pod: KubeObject): boolean {
-  const status = pod['status'];
-  if (field(status, 'phase') !== 'Running') return false;
-  const conditions = field(status, 'conditions');
-  return Array.isArray(conditions) && conditions.some((c) => field(c, 'type') === 'Ready' && field(c, 'status') === 'True');
-}
-
-/** The image of a pod's container: the one named `container`, else the first. */
-export function podImage(pod: KubeObject, container?: string): string | undefined {
-  const containers: unknown = field(field(pod, 'spec'), 'containers');
-  if (!Array.isArray(containers)) return undefined;
-  const list = containers as readonly unknown[];
-  const chosen = (container !== undefined ? list.find((c) => field(c, 'name') === container) : undefined) ?? list[0];
-  const image = field(chosen, 'image');
-  return typeof image === 'string' ? image : undefined;
 }
 
 /** A number field, or undefined. */

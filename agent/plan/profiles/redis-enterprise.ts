@@ -20,7 +20,6 @@ import {
   numberAt,
   ordinalPods,
   planGate,
-  podImage,
   shownVersion,
   specField,
   stageHolds,
@@ -28,6 +27,7 @@ import {
   type ProfileContext,
   type ProfileResult,
 } from './common.ts';
+import { podContainerImage } from '../pods.ts';
 
 type RedisTarget = Target & { readonly kind: 'RedisEnterpriseCluster' };
 
@@ -112,7 +112,7 @@ export function planRedisEnterpriseCluster(ctx: ProfileContext<RedisTarget>): Pr
     const liveReplicas = numberAt(liveSts, 'spec', 'replicas') ?? numberAt(live, 'spec', 'nodes') ?? 3;
     const replicas = Math.min(liveReplicas, target.object.spec.nodes ?? liveReplicas);
     const onlyImage = reasons.every((r) => r.startsWith('version ') || r.startsWith('image '));
-    const { pods, skipped } = ordinalPods(state, target.cluster, target.namespace, target.name, replicas, 0, (pod: KubeObject) => onlyImage && to !== undefined && podImage(pod, redisNodeContainer) === to);
+    const { pods, skipped } = ordinalPods(state, target.cluster, target.namespace, target.name, replicas, 0, (pod: KubeObject) => onlyImage && to !== undefined && podContainerImage(pod, redisNodeContainer) === to);
     if (pods.length > 0) {
       const gates = effectiveGates(target.policy.gates);
       stages.push({

@@ -18,7 +18,6 @@ import {
   numberAt,
   ordinalPods,
   planGate,
-  podImage,
   shownVersion,
   specField,
   stageHolds,
@@ -27,6 +26,7 @@ import {
   type ProfileContext,
   type ProfileResult,
 } from './common.ts';
+import { podContainerImage } from '../pods.ts';
 
 /** The annotation that lets TiDB Operator upgrade PD while PD is unavailable. */
 export const forceUpgradeAnnotation = 'tidb.pingcap.com/force-upgrade';
@@ -147,7 +147,7 @@ export function planTidbCluster(ctx: ProfileContext<TidbTarget>): ProfileResult 
     const replicas = Math.min(liveReplicas, desiredReplicas ?? liveReplicas);
     const image = images.get(component);
     const onlyImage = reasons.every((r) => r.startsWith('version ') || r.startsWith('image '));
-    const { pods, skipped } = ordinalPods(state, target.cluster, target.namespace, statefulSet, replicas, 0, (pod) => onlyImage && image !== undefined && podImage(pod, component) === image.to);
+    const { pods, skipped } = ordinalPods(state, target.cluster, target.namespace, statefulSet, replicas, 0, (pod) => onlyImage && image !== undefined && podContainerImage(pod, component) === image.to);
     if (pods.length === 0) continue;
     const policy = componentPolicy(target.policy, component);
     const gates = effectiveGates(policy.gates);

@@ -20,7 +20,6 @@ import {
   numberAt,
   ordinalPods,
   planGate,
-  podReady,
   shownVersion,
   specField,
   stageHolds,
@@ -28,6 +27,7 @@ import {
   type ProfileContext,
   type ProfileResult,
 } from './common.ts';
+import { podReady } from '../pods.ts';
 
 type StatefulSetTarget = Target & { readonly kind: 'StatefulSet' };
 type DeploymentTarget = Target & { readonly kind: 'Deployment' };
