@@ -387,6 +387,16 @@ export function createExecutor(options: ExecutorOptions): Executor {
     await writer.mergePatch(ref(target), { spec: { updateStrategy: { rollingUpdate: { partition: gitPartition(target) } } } });
   }
 
+  /** What a failed step leads to: a failed gate halts, a stop stops, anything else is a bug and propagates. */
+  async function stepFailed(err: unknown, target: Target, progress: Progress, plan: TargetPlan | undefined, signal: AbortSignal): Promise<RolloutOutcome> {
+    if (err instanceof GateFailure) {
+      await halt(target, progress, err, plan, signal);
+      return 'halted';
+    }
+    if (err instanceof Stopped) return 'stopped';
+    throw err;
+  }
+
   // ---- one target -----------------------------------------------------------
 
   /** Target ids a target waits for: its `dependsOn`, profile dependencies, and every target of the clusters its cluster waits for. */
@@ -419,12 +429,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
           }
           progress = await finishStep(target, progress, signal);
         } catch (err) {
-          if (err instanceof GateFailure) {
-            await halt(target, progress, err, plan, signal);
-            return 'halted';
-          }
-          if (err instanceof Stopped) return 'stopped';
-          throw err;
+          return await stepFailed(err, target, progress, plan, signal);
         }
         continue;
       }
@@ -521,12 +526,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
         const recorded = progress.step;
         if (recorded !== undefined) progress = await persist(target, { ...progress, step: { ...recorded, written: true } });
       } catch (err) {
-        if (err instanceof GateFailure) {
-          await halt(target, progress, err, plan, signal);
-          return 'halted';
-        }
-        if (err instanceof Stopped) return 'stopped';
-        throw err;
+        return await stepFailed(err, target, progress, plan, signal);
       }
     }
   }
