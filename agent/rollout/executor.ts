@@ -90,6 +90,20 @@ function gitPartition(target: Target): number {
   return target.kind === 'StatefulSet' ? (target.object.spec.updateStrategy?.rollingUpdate?.partition ?? 0) : 0;
 }
 
+/** Resolves at the next change of `approvals` (or when `signal` aborts). */
+function changeOf(approvals: ApprovalSource, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const off = approvals.onChange(() => {
+      off();
+      resolve();
+    });
+    signal.addEventListener('abort', () => {
+      off();
+      resolve();
+    }, { once: true });
+  });
+}
+
 /** Creates an executor over the given clusters. Does nothing until `apply`. */
 export function createExecutor(options: ExecutorOptions): Executor {
   const clock = options.clock ?? realClock;
@@ -483,19 +497,18 @@ export function createExecutor(options: ExecutorOptions): Executor {
       }
       try {
         // Holds: a person or the calendar decides when the step may start.
+        const approvals = options.approvals;
+        while (approvals?.isHeld !== undefined && (await approvals.isHeld({ target: target.id, source }))) {
+          await report(target, 'Waiting', progress, plan, `${target.id} is on hold; /rollgate resume lets it go on`, { waitingFor: { gate: 'hold', description: 'a /rollgate resume comment' } });
+          await changeOf(approvals, signal);
+          if (signal.aborted) return 'stopped';
+        }
         for (const gate of stageGates(target, stage.component)) {
           if (gate.kind !== 'approval') continue;
-          const approvals = options.approvals;
           while (!(approvals !== undefined && (await approvals.isApproved({ target: target.id, source, stage: stage.component, gate })))) {
             await report(target, 'Waiting', progress, plan, `${target.id} ${stage.component} waits for approval`, { waitingFor: { gate: 'approval', description: 'a /rollgate approve comment or the approval file' } });
             if (approvals === undefined) return 'waiting';
-            await new Promise<void>((resolve) => {
-              const off = approvals.onChange(() => {
-                off();
-                resolve();
-              });
-              signal.addEventListener('abort', () => resolve(), { once: true });
-            });
+            await changeOf(approvals, signal);
             if (signal.aborted) return 'stopped';
           }
         }

@@ -59,6 +59,13 @@ export function sleep(clock: RolloutClock, ms: number, signal: AbortSignal): Pro
 export interface ApprovalSource {
   /** Whether the rollout of `source` for `target` is approved (for `file` gates: by that repository file). */
   isApproved(request: { readonly target: string; readonly source: string; readonly stage: string; readonly gate: Gate & { kind: 'approval' } }): Promise<boolean>;
+  /**
+   * Whether a person put the rollout of `source` for `target` on hold (a
+   * `/rollgate hold` comment not yet followed by `/rollgate resume`). A held
+   * rollout finishes the step in flight and starts no other. Optional: a
+   * source without holds never holds.
+   */
+  isHeld?(request: { readonly target: string; readonly source: string }): Promise<boolean>;
   /** Calls `listener` when approvals may have changed (a new revision, a comment); returns the unsubscribe function. */
   onChange(listener: () => void): () => void;
 }

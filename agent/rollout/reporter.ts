@@ -66,7 +66,7 @@ export interface RolloutTransition {
   readonly message: string;
   /** For Halted and Refused: a stable code and the reason. */
   readonly error?: { readonly code: string; readonly message: string };
-  /** For Waiting: what the rollout waits for (`approval`, `maintenanceWindow`) and until when, if known. */
+  /** For Waiting: what the rollout waits for (`approval`, `maintenanceWindow`, `hold`) and until when, if known. */
   readonly waitingFor?: { readonly gate: string; readonly description: string; readonly until?: string };
 }
 
