@@ -78,38 +78,54 @@ export interface RolloutFixture {
   readonly f: ControllerFixture;
   readonly repo: string;
   readonly reporter: Reporter & { transitions: RolloutTransition[] };
+  /** The watch cache of the first cluster. */
   readonly cache: LiveCache;
+  /** The watch cache of each cluster. */
+  readonly caches: ReadonlyMap<string, LiveCache>;
   /** Writes files (relative to the repository) and loads the repository. */
   write(files: Readonly<Record<string, string>>): Promise<LoadResult>;
-  /** Applies every object of the repository to the cluster, as a first install, and waits for TidbClusters to be Ready. */
+  /** Applies every object of the repository to its cluster, as a first install, and waits for TidbClusters and StatefulSets to be Ready. */
   install(result: LoadResult): Promise<void>;
-  /** A new executor over the fixture's cluster (one per agent "process"). */
+  /** A new executor over the fixture's clusters (one per agent "process"). */
   executor(options?: Partial<ExecutorOptions>): Executor;
-  /** Pod restarts (PodTerminating events, in order) since `since`, as pod names. */
-  restarts(since: number, namespace: string): string[];
-  events(since: number, namespace: string): SimEvent[];
-  lastSeq(): number;
+  /** Pod restarts (PodTerminating events, in order) since `since`, as pod names. Default cluster: the first. */
+  restarts(since: number, namespace: string, cluster?: string): string[];
+  events(since: number, namespace: string, cluster?: string): SimEvent[];
+  lastSeq(cluster?: string): number;
   close(): Promise<void>;
 }
 
-/** Starts kube-sim (cluster `sim`), a watch cache over it, and a temporary repository. */
-export async function startRolloutFixture(options: SimulationOptions = {}): Promise<RolloutFixture> {
-  const f = await startControllerFixture({ clusters: ['sim'], ...options });
+/** Options of {@link startRolloutFixture}: the simulation's, and the clusters to serve (default one named `sim`). */
+export type RolloutFixtureOptions = SimulationOptions & { readonly clusters?: readonly string[] };
+
+/** Starts kube-sim (cluster `sim`, or the named clusters), a watch cache over each, and a temporary repository. */
+export async function startRolloutFixture(options: RolloutFixtureOptions = {}): Promise<RolloutFixture> {
+  const clusters = options.clusters ?? ['sim'];
+  const first = clusters[0] ?? 'sim';
+  const f = await startControllerFixture({ ...options, clusters: [...clusters] });
   const repo = await mkdtemp(join(tmpdir(), 'rollgate-rollout-'));
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(f.kubeconfigPath);
-  kubeConfig.setCurrentContext('sim');
-  const cache = createLiveCache({ kubeConfig, resources: rollgateResources.filter((r) => r.plural !== 'leases' && r.plural !== 'controllerrevisions') });
-  await cache.start();
+  const kubeConfigs = new Map<string, KubeConfig>();
+  const caches = new Map<string, LiveCache>();
+  for (const cluster of clusters) {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(f.kubeconfigPath);
+    kubeConfig.setCurrentContext(cluster);
+    kubeConfigs.set(cluster, kubeConfig);
+    const cache = createLiveCache({ kubeConfig, resources: rollgateResources.filter((r) => r.plural !== 'leases' && r.plural !== 'controllerrevisions') });
+    await cache.start();
+    caches.set(cluster, cache);
+  }
   const reporter = recordingReporter();
   const logger = pino({ level: process.env['ROLLGATE_TEST_LOG'] ?? 'silent' });
   const executors: Executor[] = [];
   const stopping = new AbortController();
+  const runtime = (cluster: string | undefined): ReturnType<ControllerFixture['sim']['runtime']> => f.sim.runtime(cluster ?? first);
   return {
     f,
     repo,
     reporter,
-    cache,
+    cache: caches.get(first) as LiveCache,
+    caches,
     async write(files) {
       for (const [path, text] of Object.entries(files)) {
         await mkdir(dirname(join(repo, path)), { recursive: true });
@@ -120,34 +136,36 @@ export async function startRolloutFixture(options: SimulationOptions = {}): Prom
       return result;
     },
     async install(result) {
-      const report = f.sim.load('sim', [...result.resources.map((r) => r.object), ...result.targets.map((t) => t.object)] as never);
-      if (report.errors.length > 0) throw new Error(report.errors.join('\n'));
-      await eventually(async () => {
-        const tcs = await f.kubectl(['--context', 'sim', 'get', 'tc', '-A', '-o', 'jsonpath={range .items[*]}{.status.conditions[0].status} {end}']);
-        if (tcs.stdout.trim().split(' ').some((s) => s !== 'True' && s !== '')) throw new Error(`not ready: ${tcs.stdout}`);
-        const sts = await f.kubectl(['--context', 'sim', 'get', 'sts', '-A', '-o', 'jsonpath={range .items[*]}{.status.readyReplicas}/{.spec.replicas} {end}']);
-        if (!sts.stdout.trim().split(' ').every((r) => r === '' || r.split('/')[0] === r.split('/')[1])) throw new Error(`not ready: ${sts.stdout}`);
-      }, 30_000);
+      for (const cluster of clusters) {
+        const objects = [...result.resources.filter((r) => r.cluster === cluster).map((r) => r.object), ...result.targets.filter((t) => t.cluster === cluster).map((t) => t.object)];
+        const report = f.sim.load(cluster, objects);
+        if (report.errors.length > 0) throw new Error(report.errors.join('\n'));
+        await eventually(async () => {
+          const tcs = await f.kubectl(['--context', cluster, 'get', 'tc', '-A', '-o', 'jsonpath={range .items[*]}{.status.conditions[0].status} {end}']);
+          if (tcs.stdout.trim().split(' ').some((s) => s !== 'True' && s !== '')) throw new Error(`not ready: ${tcs.stdout}`);
+          const sts = await f.kubectl(['--context', cluster, 'get', 'sts', '-A', '-o', 'jsonpath={range .items[*]}{.status.readyReplicas}/{.spec.replicas} {end}']);
+          if (!sts.stdout.trim().split(' ').every((r) => r === '' || r.split('/')[0] === r.split('/')[1])) throw new Error(`not ready: ${sts.stdout}`);
+        }, 30_000);
+      }
     },
     executor(overrides = {}) {
       const clock = simClock(f);
-      const writer = createClusterWriter({ kubeConfig, clock, logger, signal: stopping.signal });
-      const executor = createExecutor({ clusters: new Map([['sim', { cache, writer }]]), reporter, logger, clock, ...overrides });
+      const access = new Map([...kubeConfigs].map(([cluster, kubeConfig]) => [cluster, { cache: caches.get(cluster) as LiveCache, writer: createClusterWriter({ kubeConfig, clock, logger, signal: stopping.signal }) }]));
+      const executor = createExecutor({ clusters: access, reporter, logger, clock, ...overrides });
       executors.push(executor);
       return executor;
     },
-    restarts(since, ns) {
-      return f.sim
-        .runtime('sim')
+    restarts(since, ns, cluster) {
+      return runtime(cluster)
         .events.list({ since, namespace: ns, kind: 'Pod', types: ['PodTerminating'] })
         .map((e) => e.name);
     },
-    events: (since, ns) => f.sim.runtime('sim').events.list({ since, namespace: ns }),
-    lastSeq: () => f.sim.runtime('sim').events.lastSeq,
+    events: (since, ns, cluster) => runtime(cluster).events.list({ since, namespace: ns }),
+    lastSeq: (cluster) => runtime(cluster).events.lastSeq,
     async close() {
       stopping.abort();
       await Promise.all(executors.map((e) => e.stop()));
-      await cache.stop();
+      await Promise.all([...caches.values()].map((c) => c.stop()));
       await f.close();
       await rm(repo, { recursive: true, force: true });
     },
