@@ -913,10 +913,13 @@ export async function loadRepository(dir: string, options: LoadOptions = {}): Pr
  * diff --name-only` prints them between the two revisions (both sides of a
  * rename, and deleted files, included). Unchanged targets keep their
  * identity (the same objects as in `previous`), so a planner can skip them.
+ * `root` is where the new revision is checked out, when it is not where
+ * `previous` was read from (the agent checks each commit out into its own
+ * immutable snapshot); files outside `changedPaths` must be the same there.
  */
-export async function reload(previous: LoadResult, changedPaths: Iterable<string>): Promise<LoadResult> {
+export async function reload(previous: LoadResult, changedPaths: Iterable<string>, root: string = previous.root): Promise<LoadResult> {
   const state = previous.snapshot;
-  const ctx = state.ctx;
+  const ctx = root === state.ctx.root ? state.ctx : { ...state.ctx, root: await resolveRoot(root) };
   const parents = new Map<string, Promise<string | undefined>>();
   const changed = new Set<string>();
   for (const raw of changedPaths) {
@@ -961,5 +964,5 @@ export async function reload(previous: LoadResult, changedPaths: Iterable<string
       assemblies.set(path, stale ? assemble(analysis, scope, config, values, ctx.schemas) : kept);
     }
   }
-  return finish({ ...state, analyses, valuesOnly, assemblies, walkProblems });
+  return finish({ ...state, ctx, analyses, valuesOnly, assemblies, walkProblems });
 }

@@ -4,7 +4,7 @@
  * ends where a cold load of the same tree would.
  */
 import assert from 'node:assert/strict';
-import { cp, readFile, rm, symlink, writeFile, mkdir } from 'node:fs/promises';
+import { cp, readFile, realpath, rm, symlink, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { componentPolicy, formatProblemLine, loadRepository, reload, type LoadResult, type Target } from '../../agent/manifests/index.ts';
@@ -113,6 +113,22 @@ describe('reload', () => {
     const first = await loadRepository(dir);
     const next = await reloadAndCompare(first, []);
     next.targets.forEach((t, i) => assert.equal(t, first.targets[i]));
+  });
+
+  test('reads a new revision from its own snapshot directory', async () => {
+    const first = await loadRepository(dir);
+    const { dir: snapshot, remove: removeSnapshot } = await tempDir('reload-snapshot');
+    try {
+      await cp(dir, snapshot, { recursive: true });
+      const file = join(snapshot, 'staging/tidb/tidb-cluster.yaml');
+      await writeFile(file, (await readFile(file, 'utf8')).replace(/version: v[\d.]+/, 'version: v9.9.9'));
+      const next = await reload(first, ['staging/tidb/tidb-cluster.yaml'], snapshot);
+      assert.equal(next.root, await realpath(snapshot));
+      assert.deepEqual(summary(next), summary(await loadRepository(snapshot)));
+      assert.equal(next.targets.find((t) => t.id === 'staging/tidb/TidbCluster/tidb')?.object.spec['version'], 'v9.9.9');
+    } finally {
+      await removeSnapshot();
+    }
   });
 
   test('recomputes only the targets of a changed file', async () => {
