@@ -90,20 +90,6 @@ function gitPartition(target: Target): number {
   return target.kind === 'StatefulSet' ? (target.object.spec.updateStrategy?.rollingUpdate?.partition ?? 0) : 0;
 }
 
-/** Resolves at the next change of `approvals` (or when `signal` aborts). */
-function changeOf(approvals: ApprovalSource, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const off = approvals.onChange(() => {
-      off();
-      resolve();
-    });
-    signal.addEventListener('abort', () => {
-      off();
-      resolve();
-    }, { once: true });
-  });
-}
-
 /** Creates an executor over the given clusters. Does nothing until `apply`. */
 export function createExecutor(options: ExecutorOptions): Executor {
   const clock = options.clock ?? realClock;
@@ -422,8 +408,27 @@ export function createExecutor(options: ExecutorOptions): Executor {
     return [...ids].filter((id) => currentTarget(id) !== undefined);
   }
 
+  /** Called when `apply` hands over a new revision: a rollout waiting for a person re-plans against it. */
+  const revisionListeners = new Set<() => void>();
+
+  /** Resolves at the next change of `approvals`, a new revision, or when `signal` aborts. */
+  function changeOf(approvals: ApprovalSource, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        off();
+        revisionListeners.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const off = approvals.onChange(done);
+      revisionListeners.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
   async function rollTarget(id: string, signal: AbortSignal): Promise<RolloutOutcome> {
-    for (;;) {
+    // A wait for a person ends with a re-plan when the revision changed under it.
+    replan: for (;;) {
       if (signal.aborted) return 'stopped';
       const target = currentTarget(id);
       if (target === undefined) return 'stopped';
@@ -502,6 +507,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
           await report(target, 'Waiting', progress, plan, `${target.id} is on hold; /rollgate resume lets it go on`, { waitingFor: { gate: 'hold', description: 'a /rollgate resume comment' } });
           await changeOf(approvals, signal);
           if (signal.aborted) return 'stopped';
+          if (revision.source !== source) continue replan; // a newer revision: plan it
         }
         for (const gate of stageGates(target, stage.component)) {
           if (gate.kind !== 'approval') continue;
@@ -510,6 +516,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
             if (approvals === undefined) return 'waiting';
             await changeOf(approvals, signal);
             if (signal.aborted) return 'stopped';
+            if (revision.source !== source) continue replan; // a newer revision: plan it
           }
         }
         await waitForWindows(stageGates(target, stage.component), clock, signal, (description, until) => {
@@ -547,6 +554,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
   return {
     async apply(next) {
       revision = next;
+      for (const listener of [...revisionListeners]) listener();
       const tasks = new Map<string, Promise<RolloutOutcome>>();
       const start = (target: Target, chain: ReadonlySet<string>): Promise<RolloutOutcome> => {
         const known = tasks.get(target.id);

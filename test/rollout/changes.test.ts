@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createFileApprovals } from '../../agent/rollout/approvals.ts';
 import type { ApprovalSource } from '../../agent/rollout/gates.ts';
 import type { RolloutTransition } from '../../agent/rollout/reporter.ts';
 import type { SimEvent } from '../../sim/controllers/event-record.ts';
@@ -270,5 +271,37 @@ ${targets}`;
     const pending = r.reporter.transitions.findLast((t) => t.target === 'prod/db/StatefulSet/kv');
     assert.equal(pending?.phase, 'Pending');
     assert.match(pending?.message ?? '', /waits for staging\/db\/StatefulSet\/kv, which did not finish/);
+  });
+});
+
+describe('rollout: an approval file', () => {
+  let r: RolloutFixture;
+  before(async () => {
+    r = await startRolloutFixture();
+  });
+  after(async () => {
+    await r.close();
+  });
+
+  it('waits until a revision changes the approval file, then rolls that revision', async () => {
+    const id = 'sim/apps/StatefulSet/web';
+    const config = simConfig(`targets:\n  - target: "${id}"\n    gates:\n      - approval: {file: approvals/web}\n      - podReady: {}\n`);
+    await r.install(await r.write({ 'rollgate.yaml': config, 'manifests/ns.yaml': namespace('apps'), 'manifests/web.yaml': statefulSet('web', 'example/web:v1', 2) }));
+    const since = r.lastSeq();
+    const approvals = createFileApprovals();
+    const executor = r.executor({ approvals });
+    const unapproved = await r.write({ 'manifests/web.yaml': statefulSet('web', 'example/web:v2', 2) });
+    approvals.setRevision('a1'.repeat(20), ['manifests/web.yaml']);
+    const waiting = executor.apply({ targets: unapproved.targets, source: 'a1'.repeat(20) });
+    await eventually(() => assert.ok(r.reporter.transitions.some((t) => t.target === id && t.phase === 'Waiting' && t.waitingFor?.gate === 'approval')), 30_000);
+    assert.deepEqual(r.restarts(since, 'apps'), [], 'nothing moves without the approval');
+
+    const approved = await r.write({ 'approvals/web': 'approved by dba-oncall\n' });
+    approvals.setRevision('b2'.repeat(20), ['approvals/web']);
+    const outcome = await executor.apply({ targets: approved.targets, source: 'b2'.repeat(20) });
+    assert.deepEqual([...outcome.values()], ['succeeded']);
+    assert.deepEqual([...(await waiting).values()], ['succeeded']);
+    assert.deepEqual(r.restarts(since, 'apps'), ['web-1', 'web-0']);
+    assert.equal(r.reporter.transitions.at(-1)?.source, 'b2'.repeat(20));
   });
 });
