@@ -11,6 +11,7 @@ import { UsageError } from './command.ts';
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   audit: { summary: 'who changed which version when, and what each rollout did', load: async () => (await import('./commands/audit.ts')).audit },
   sim: { summary: 'serve kube-sim, a simulated Kubernetes API server', load: async () => (await import('./commands/sim.ts')).sim },
+  run: { summary: 'the agent: follow a repository and roll every change out, staged and gated', load: async () => (await import('./commands/run.ts')).run },
   plan: { summary: 'show the staged upgrade plan of a repository against its live clusters', load: async () => (await import('./commands/plan.ts')).plan },
   validate: { summary: 'check a rollgate repository; one file:line:col: message per problem', load: async () => (await import('./commands/validate.ts')).validate },
 };

@@ -16,7 +16,7 @@ import { didYouMean } from './suggest.ts';
 import { parsePointer, typeName, type PathSegment } from './yaml.ts';
 
 /** The schemas in `schemas/v1alpha1/`, by file name without `.schema.json`. */
-export const schemaNames = ['config', 'helmrelease', 'tidb-cluster-values', 'tidbcluster', 'redisenterprisecluster', 'statefulset', 'deployment'] as const;
+export const schemaNames = ['agent', 'config', 'helmrelease', 'tidb-cluster-values', 'tidbcluster', 'redisenterprisecluster', 'statefulset', 'deployment'] as const;
 /** One of {@link schemaNames}. */
 export type SchemaName = (typeof schemaNames)[number];
 
