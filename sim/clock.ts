@@ -22,14 +22,17 @@ export interface SimClock {
 }
 
 /**
- * Creates a clock starting at the current wall time.
+ * Creates a clock starting at `startAt` (default the current wall time).
  * @param scale simulated ms per wall ms; 1 is real time, 100 is a hundred times faster.
+ * @param startAt simulated start, ms since the epoch: a rehearsal or the demo can start just before a maintenance window.
  */
-export function createClock(scale = 1): SimClock {
+export function createClock(scale = 1, startAt?: number): SimClock {
   if (!(scale > 0) || !Number.isFinite(scale)) throw new RangeError(`time scale must be a positive number, got ${scale}`);
+  if (startAt !== undefined && !Number.isFinite(startAt)) throw new RangeError(`start time must be a finite number of ms, got ${startAt}`);
   const wallStart = Date.now();
+  const simStart = startAt ?? wallStart;
   const timers = new Set<NodeJS.Timeout>();
-  const now = (): number => wallStart + (Date.now() - wallStart) * scale;
+  const now = (): number => simStart + (Date.now() - wallStart) * scale;
   return {
     scale,
     now,

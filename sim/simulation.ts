@@ -30,6 +30,8 @@ export interface SimulationOptions {
   port?: number;
   /** Simulated ms per wall ms; default 1. */
   timeScale?: number;
+  /** Simulated time at start, ms since the epoch; default the wall clock's. */
+  startAt?: number;
   /** Watch history kept per cluster before older resourceVersions answer 410. */
   historyLimit?: number;
   /** Wall-clock interval of watch bookmarks; default 5 s. */
@@ -118,7 +120,7 @@ export function resourceTypeOf(store: ClusterStore, obj: KubeObject): ResourceTy
 export async function startSimulation(options: SimulationOptions = {}): Promise<Simulation> {
   const names = options.clusters && options.clusters.length > 0 ? [...new Set(options.clusters)] : ['sim'];
   for (const name of names) if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`invalid cluster name "${name}": use letters, digits, '.', '_' and '-'`);
-  const clock = createClock(options.timeScale ?? 1);
+  const clock = createClock(options.timeScale ?? 1, options.startAt);
   const clusters = new Map<string, SimCluster>();
   const runtimes = new Map<string, ClusterRuntime>();
   const adminHandler = createAdminHandler((name) => {
