@@ -9,6 +9,7 @@ import type { Command, CommandIO } from './command.ts';
 import { UsageError } from './command.ts';
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  demo: { summary: 'see rollgate upgrade a simulated TiDB cluster from a Git push, end to end', load: async () => (await import('./commands/demo.ts')).demo },
   audit: { summary: 'who changed which version when, and what each rollout did', load: async () => (await import('./commands/audit.ts')).audit },
   sim: { summary: 'serve kube-sim, a simulated Kubernetes API server', load: async () => (await import('./commands/sim.ts')).sim },
   run: { summary: 'the agent: follow a repository and roll every change out, staged and gated', load: async () => (await import('./commands/run.ts')).run },
