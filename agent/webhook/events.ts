@@ -11,7 +11,11 @@ export type ForgeKind = 'github' | 'gitlab';
 /** Fields every event carries. */
 interface EventBase {
   readonly forge: ForgeKind;
-  /** The delivery's id (`X-GitHub-Delivery`, GitLab's `X-Gitlab-Event-UUID`): the receiver drops repeats. */
+  /**
+   * The delivery's id: the receiver drops repeats. GitHub: `X-GitHub-Delivery`.
+   * GitLab: `Idempotency-Key` (GitLab 17.4+, the same on every resend of an
+   * event), else `X-Gitlab-Event-UUID`, else `sha256:` and the hex SHA-256 of the body.
+   */
   readonly deliveryId: string;
   /** `owner/name` on GitHub, the project's full path (`group/sub/name`) on GitLab. */
   readonly repository: string;
