@@ -38,6 +38,8 @@ export interface SimulationOptions {
   bookmarkIntervalMs?: number;
   /** Hook run before every API request, after the simulation's own fault injection. */
   beforeRequest?: ApiServerOptions['beforeRequest'];
+  /** Observer of every authenticated API request, with its authorization verb and resource (see `requestAttributes` in sim/server/api-server.ts). */
+  onRequest?: ApiServerOptions['onRequest'];
   /** Handler for `/rollgate-sim/` paths the simulation's admin endpoint does not serve. */
   admin?: ApiServerOptions['admin'];
   /**
@@ -133,6 +135,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
   const api = await startApiServer(options.port ?? 0, {
     clusters: () => clusters,
     ...(options.bookmarkIntervalMs !== undefined ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
+    ...(options.onRequest !== undefined ? { onRequest: options.onRequest } : {}),
     beforeRequest: async (cluster, req, url) => {
       await runtimes.get(cluster.name)?.faults.beforeRequest(req, url);
       await userBeforeRequest?.(cluster, req, url);

@@ -14,7 +14,7 @@ import { ApiError, internalError, unauthorized } from '../api/errors.ts';
 import type { ClusterStore } from '../api/store.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, openApiV2Json, openApiV2Protobuf, openApiV3Document, openApiV3Index, parseV3Key, versionInfo } from '../api/discovery.ts';
 import { PatchError } from '../patch/index.ts';
-import { sendError, sendJson } from './http-util.ts';
+import { boolParam, sendError, sendJson } from './http-util.ts';
 import { createServingCertificate } from './tls.ts';
 import { handleResource, parseResourcePath } from './resource-handler.ts';
 
@@ -36,6 +36,115 @@ export interface ApiServerOptions {
   admin?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
   /** Called before every API request; throwing an ApiError fails it (fault injection). */
   beforeRequest?: (cluster: ServedCluster, req: IncomingMessage, url: URL) => Promise<void> | void;
+  /**
+   * Observes every authenticated API request, before `beforeRequest` and
+   * before it is served, with what Kubernetes would authorize it as (see
+   * {@link requestAttributes}): the RBAC test records what the agent asks
+   * for. Called synchronously; it must not throw (an exception fails the
+   * request with 500). Requests with a wrong token and admin-endpoint
+   * requests are not observed: a real API server never authorizes them.
+   */
+  onRequest?: (request: ObservedRequest) => void;
+}
+
+/**
+ * What a request asks for, in the terms of Kubernetes authorization: the
+ * fields of the API server's `RequestInfo` that RBAC rules match, with `''`
+ * for a field that does not apply, as in `authorizer.Attributes` and a
+ * SubjectAccessReview.
+ */
+export interface RequestAttributes {
+  /** True for `/api/<v>/...` and `/apis/<g>/<v>/...` paths that name a resource; false for discovery, `/version`, `/openapi/...` and other paths (matched by `nonResourceURLs`). */
+  readonly resourceRequest: boolean;
+  /**
+   * The authorization verb. Resource requests: `get`, `list`, `watch`,
+   * `create`, `update`, `patch`, `delete`, `deletecollection`. Non-resource
+   * requests: the HTTP method in lower case (`get`).
+   */
+  readonly verb: string;
+  /** The request path as the API server sees it (without kube-sim's `/clusters/<name>` prefix). */
+  readonly path: string;
+  /** API group; `''` for the core group and non-resource requests. */
+  readonly group: string;
+  readonly version: string;
+  /** Plural resource, e.g. `statefulsets`. */
+  readonly resource: string;
+  /** e.g. `status`, `scale`. */
+  readonly subresource: string;
+  readonly namespace: string;
+  /** The object's name; for a list or watch, the name a `metadata.name=` field selector pins, as the API server sets it. */
+  readonly name: string;
+}
+
+/** One request as {@link ApiServerOptions.onRequest} sees it. */
+export interface ObservedRequest extends RequestAttributes {
+  /** The kube-sim cluster it was sent to. */
+  readonly cluster: string;
+  /** Its User-Agent header (`''` when none), so a test can tell kubectl's requests from the agent's. */
+  readonly userAgent: string;
+}
+
+/** Namespace subresources, which `/namespaces/<name>/<sub>` addresses instead of a namespaced resource. */
+const namespaceSubresources = new Set(['status', 'finalize']);
+
+/** The authorization verb of an HTTP method on a named resource, as the API server maps it. */
+const methodVerbs: Readonly<Record<string, string>> = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+
+/**
+ * What Kubernetes authorizes a request as: a port of the API server's
+ * `RequestInfoFactory.NewRequestInfo` (k8s.io/apiserver/pkg/endpoints/request):
+ * a GET without a name is `list`, or `watch` with `watch=true` (or the
+ * deprecated `/watch/` prefix); a list or watch whose field selector pins
+ * `metadata.name` carries that name; a DELETE without a name is
+ * `deletecollection`; `/api/v1/namespaces/<name>` is the namespace
+ * `<name>` in namespace `<name>`. Pure.
+ * @param path the request path without kube-sim's `/clusters/<name>` prefix.
+ */
+export function requestAttributes(method: string, path: string, query: URLSearchParams): RequestAttributes {
+  const nonResource: RequestAttributes = { resourceRequest: false, verb: method.toLowerCase(), path, group: '', version: '', resource: '', subresource: '', namespace: '', name: '' };
+  let parts = path.split('/').filter((s) => s !== '').map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  });
+  let group = '';
+  if (parts[0] === 'api') parts = parts.slice(1);
+  else if (parts[0] === 'apis') {
+    // `/apis/<group>` alone is discovery.
+    if (parts.length < 3) return nonResource;
+    group = parts[1] ?? '';
+    parts = parts.slice(2);
+  } else return nonResource;
+  // `/api/<version>` alone is discovery too.
+  if (parts.length < 2) return nonResource;
+  const version = parts[0] ?? '';
+  parts = parts.slice(1);
+
+  let verb = methodVerbs[method.toUpperCase()] ?? '';
+  if (parts[0] === 'watch') {
+    verb = 'watch';
+    parts = parts.slice(1);
+  }
+  let namespace = '';
+  if (parts[0] === 'namespaces' && parts.length > 1) {
+    namespace = parts[1] ?? '';
+    if (parts.length > 2 && !namespaceSubresources.has(parts[2] ?? '')) parts = parts.slice(2);
+  }
+  const resource = parts[0] ?? '';
+  let name = parts[1] ?? '';
+  // What follows the name is the subresource: `status`, `scale`, `log`, or `finalize` of a namespace.
+  const subresource = parts.length >= 3 ? (parts[2] ?? '') : '';
+  if (name === '' && verb === 'get') {
+    verb = boolParam(query.get('watch')) ? 'watch' : 'list';
+    for (const term of (query.get('fieldSelector') ?? '').split(',')) {
+      const pinned = /^\s*metadata\.name\s*==?\s*([^\s!=]+)\s*$/.exec(term);
+      if (pinned?.[1] !== undefined) name = pinned[1];
+    }
+  }
+  if (name === '' && verb === 'delete') verb = 'deletecollection';
+  return { resourceRequest: true, verb, path, group, version, resource, subresource, namespace, name };
 }
 
 export interface RunningApiServer {
@@ -75,8 +184,9 @@ export async function startApiServer(port: number, options: ApiServerOptions): P
     const cluster = m ? options.clusters().get(decodeURIComponent(m[1] ?? '')) : undefined;
     if (!cluster) throw notFoundPath();
     if (!tokenMatches(req.headers.authorization, cluster.token)) throw unauthorized();
-    await options.beforeRequest?.(cluster, req, url);
     const rest = (m?.[2] ?? '/').replace(/\/+$/, '') || '/';
+    options.onRequest?.({ cluster: cluster.name, userAgent: req.headers['user-agent'] ?? '', ...requestAttributes(req.method ?? 'GET', rest, url.searchParams) });
+    await options.beforeRequest?.(cluster, req, url);
     const segments = rest.split('/').filter((s) => s !== '').map(decodeURIComponent);
     const registry = cluster.store.registry;
     const isGet = req.method === 'GET';
