@@ -35,6 +35,11 @@ export function statefulSetRollout(sts: KubeObject | undefined): string | undefi
   const replicas = num(at(sts, 'spec', 'replicas')) ?? 1;
   const ready = num(at(sts, 'status', 'readyReplicas')) ?? 0;
   if (ready < replicas) return `waiting for ${replicas - ready} pod${replicas - ready === 1 ? '' : 's'} to be ready`;
+  // kubectl refuses OnDelete, and the controller never advances currentRevision under it
+  // (completeRollingUpdate is for RollingUpdate only). Under OnDelete a pod moves only when
+  // it is deleted, so which pods are at the new revision is the caller's check, pod by pod;
+  // the StatefulSet itself is done once every replica is ready.
+  if (at(sts, 'spec', 'updateStrategy', 'type') === 'OnDelete') return undefined;
   const partition = num(at(sts, 'spec', 'updateStrategy', 'rollingUpdate', 'partition'));
   if (at(sts, 'spec', 'updateStrategy', 'type') === 'RollingUpdate' && partition !== undefined && partition > 0) {
     const updated = num(at(sts, 'status', 'updatedReplicas')) ?? 0;

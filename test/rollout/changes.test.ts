@@ -305,3 +305,25 @@ describe('rollout: an approval file', () => {
     assert.equal(r.reporter.transitions.at(-1)?.source, 'b2'.repeat(20));
   });
 });
+
+describe('rollout: an OnDelete StatefulSet', () => {
+  let r: RolloutFixture;
+  before(async () => {
+    r = await startRolloutFixture();
+  });
+  after(async () => {
+    await r.close();
+  });
+
+  it('deletes the pods one at a time from the highest ordinal, each once, and finishes', async () => {
+    const onDelete = (image: string): string => statefulSet('kv', image, 3).replace('  serviceName: kv\n', '  serviceName: kv\n  updateStrategy:\n    type: OnDelete\n');
+    await r.install(await r.write({ 'rollgate.yaml': simConfig(), 'manifests/ns.yaml': namespace('apps'), 'manifests/kv.yaml': onDelete('example/kv:v1') }));
+    const since = r.lastSeq();
+    const next = await r.write({ 'manifests/kv.yaml': onDelete('example/kv:v2') });
+    const outcome = await r.executor().apply({ targets: next.targets, source: '4'.repeat(40) });
+    assert.deepEqual([...outcome.values()], ['succeeded'], r.reporter.transitions.at(-1)?.message);
+    const deletions = r.events(since, 'apps').filter((e) => e.type === 'ClientWrite' && e.verb === 'delete' && e.kind === 'Pod').map((e) => e.name);
+    assert.deepEqual(deletions, ['kv-2', 'kv-1', 'kv-0'], 'each pod deleted once, highest ordinal first');
+    assert.deepEqual(await podImages(r, 'apps'), ['kv-0=example/kv:v2', 'kv-1=example/kv:v2', 'kv-2=example/kv:v2']);
+  });
+});
