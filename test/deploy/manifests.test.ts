@@ -6,11 +6,13 @@
  * Deployment names). The RBAC objects are checked by rbac.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
+import { loadAgentConfig } from '../../agent/runtime/config.ts';
 import { startOpsServer, type OpsServer } from '../../agent/runtime/ops-server.ts';
 import { runCommand } from '../helpers/sim.ts';
 import { execForm, parseDockerfile, stagesOf, type Stage } from './docker.ts';
@@ -127,9 +129,24 @@ describe('deploy/: the Deployment', () => {
     assert.doesNotThrow(() => parseYaml(String(text)), 'the example configuration is YAML');
   });
 
+  it('the example configuration is a valid agent configuration, as `rollgate run --config` reads it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollgate-deploy-config-'));
+    try {
+      const file = join(dir, 'config.yaml');
+      writeFileSync(file, String(at(one('ConfigMap').object, 'data', 'config.yaml')));
+      const config = await loadAgentConfig({ config: file }, { POD_NAME: 'rollgate-0', POD_NAMESPACE: 'rollgate' });
+      assert.equal(config.dataDir, execForm(runtime.instructions.find((i) => i.keyword === 'VOLUME') ?? { keyword: '', args: '', line: 0 })[0], 'the data directory is the image’s volume');
+      assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8080 });
+      assert.equal(config.leaderElection.enabled, true, 'two replicas need leader election');
+      assert.equal(config.leaderElection.identity, 'rollgate-0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('every variable the example configuration names for a secret is set by the Deployment from a Secret; the token is never inline', () => {
     const config = parseYaml(String(at(one('ConfigMap').object, 'data', 'config.yaml'))) as unknown;
-    const named = [...JSON.stringify(config).matchAll(/"env":"([A-Z0-9_]+)"/g)].map((m) => m[1]);
+    const named = [...JSON.stringify(config).matchAll(/"(?:tokenEnv|githubSecretEnv|gitlabTokenEnv)":"([A-Z0-9_]+)"/g)].map((m) => m[1]);
     assert.ok(named.length > 0);
     for (const name of named) assert.ok(agent.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef, `${String(name)} comes from a Secret`);
     assert.equal(documents.some((d) => d.object['kind'] === 'Secret'), false, 'no Secret in deploy/: users create it');
@@ -175,9 +192,8 @@ describe('deploy/: the Deployment', () => {
     assert.deepEqual(ports.map((p) => [p.port, portOf(agent, p.targetPort)]), [[ops.port, ops.port]]);
     assert.deepEqual(at(service.object, 'spec', 'selector'), at(deployment.object, 'spec', 'selector', 'matchLabels'));
     assert.deepEqual(at(deployment.object, 'spec', 'template', 'metadata', 'labels'), at(deployment.object, 'spec', 'selector', 'matchLabels'));
-    const config = parseYaml(String(at(one('ConfigMap').object, 'data', 'config.yaml'))) as { server?: { port?: number; host?: string } };
-    assert.equal(config.server?.port, ops.port, 'the example configuration listens where the probes knock');
-    assert.equal(config.server?.host, '0.0.0.0', 'on the pod’s address, not loopback (the ops server’s default)');
+    const config = parseYaml(String(at(one('ConfigMap').object, 'data', 'config.yaml'))) as { listen?: string };
+    assert.equal(config.listen, `0.0.0.0:${ops.port}`, 'the example configuration listens where the probes knock, on the pod’s address, not loopback');
   });
 
   it('a PodDisruptionBudget keeps one replica through a drain', () => {
