@@ -100,7 +100,8 @@ export async function checkout(repo: string, ref: string | undefined, cwd: strin
     } catch (err) {
       // A commit id that the server does not let a shallow fetch ask for: fetch everything, then pick it.
       if (ref === undefined || !/^[0-9a-f]{7,64}$/i.test(ref)) throw err;
-      await git(['-C', dir, 'fetch', '--quiet', '--', repo, '+refs/heads/*:refs/remotes/origin/*'], env);
+      // Pull-request heads live outside refs/heads on GitHub and GitLab.
+      await git(['-C', dir, 'fetch', '--quiet', '--', repo, '+refs/heads/*:refs/remotes/origin/*', '+refs/pull/*/head:refs/remotes/pull/*', '+refs/merge-requests/*/head:refs/remotes/merge-requests/*'], env);
     }
     const commit = await git(['-C', dir, 'rev-parse', '--verify', `${ref !== undefined && /^[0-9a-f]{7,64}$/i.test(ref) ? ref : 'FETCH_HEAD'}^{commit}`], env);
     await git(['-C', dir, 'checkout', '--quiet', '--detach', commit], env);

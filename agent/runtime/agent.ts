@@ -16,7 +16,8 @@ import { formatProblemLine, loadRepository, reload, type LoadResult, type Target
 import { createEventReporter, fanOut } from '../report/events.ts';
 import { changedOnlyStatus, createGitStatusReporter, type GitStatusReporter, type StatusTarget } from '../report/git/index.ts';
 import { anyApproval, createFileApprovals } from '../rollout/approvals.ts';
-import { createExecutor, type Executor, type RolloutOutcome } from '../rollout/executor.ts';
+import { cacheLiveState, createExecutor, type Executor, type RolloutOutcome } from '../rollout/executor.ts';
+import type { LiveState } from '../plan/index.ts';
 import { realClock, type ApprovalSource, type RolloutClock } from '../rollout/gates.ts';
 import type { Reporter } from '../rollout/reporter.ts';
 import { createClusterWriter } from '../rollout/writer.ts';
@@ -72,6 +73,8 @@ export interface Agent {
   readiness(): { readonly ok: boolean; readonly reasons: readonly string[] };
   /** The targets of the last valid revision. */
   targets(): readonly Target[];
+  /** The live state of the clusters the agent watches, for plans of pull requests. */
+  live(): LiveState;
   /** Stops rollouts at a safe point, flushes status, stops caches. Idempotent. */
   stop(options?: { readonly flushTimeoutMs?: number }): Promise<void>;
 }
@@ -261,6 +264,7 @@ export function createAgent(options: AgentOptions): Agent {
       return { ok: loaded !== undefined && [...clusters.values()].every((c) => c.cache.health().synced), reasons };
     },
     targets: () => loaded?.result.targets ?? [],
+    live: () => cacheLiveState(clusters),
     async stop(stopOptions = {}) {
       if (stopping.signal.aborted) return;
       await executor.stop();
