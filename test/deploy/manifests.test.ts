@@ -135,7 +135,7 @@ describe('deploy/: the Deployment', () => {
       const file = join(dir, 'config.yaml');
       writeFileSync(file, String(at(one('ConfigMap').object, 'data', 'config.yaml')));
       const config = await loadAgentConfig({ config: file }, { POD_NAME: 'rollgate-0', POD_NAMESPACE: 'rollgate' });
-      assert.equal(config.dataDir, execForm(runtime.instructions.find((i) => i.keyword === 'VOLUME') ?? { keyword: '', args: '', line: 0 })[0], 'the data directory is the image’s volume');
+      assert.equal(config.dataDir, execForm(runtime.instructions.find((i) => i.keyword === 'VOLUME') ?? { keyword: '', args: '', line: 0 })?.[0], 'the data directory is the image’s volume');
       assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8080 });
       assert.equal(config.leaderElection.enabled, true, 'two replicas need leader election');
       assert.equal(config.leaderElection.identity, 'rollgate-0');

@@ -6,9 +6,9 @@
  * for a person, or was refused), 1 on error.
  */
 import { parseArgs } from 'node:util';
-import pino from 'pino';
 import { runAgent } from '../../main.ts';
 import { ConfigError, loadAgentConfig } from '../../runtime/config.ts';
+import { createLogger, type LogLevel } from '../../runtime/logger.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../command.ts';
 
@@ -77,7 +77,9 @@ export const run: Command = async (argv, io) => {
     }
     throw err;
   }
-  const logger = pino({ level: config.logLevel, base: { app: 'rollgate' } }, io.stderr);
+  // Secrets the configuration points at are blanked wherever they appear, besides the logger's own redaction of credential fields.
+  const secrets = [config.auth?.tokenEnv, config.forge?.tokenEnv, config.webhooks.githubSecretEnv, config.webhooks.gitlabTokenEnv].flatMap((name) => (name !== undefined && io.env[name] !== undefined ? [io.env[name]] : []));
+  const logger = createLogger({ level: config.logLevel as LogLevel, destination: io.stderr, secrets });
   try {
     return await runAgent({ config, logger, env: io.env, stopped: io.stopped });
   } catch (err) {
