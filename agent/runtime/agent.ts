@@ -69,7 +69,7 @@ export interface Agent {
   resetRollouts(): Promise<void>;
   /** Resolves when the rollouts started by the last apply have finished, halted or wait for a person. */
   settled(): Promise<ReadonlyMap<string, RolloutOutcome>>;
-  /** Whether the agent is ready: a revision is loaded and every cluster's cache is synced. */
+  /** Ready once a revision is loaded and every cluster's cache is synced. `reasons` also lists a failing source or an invalid newest commit: the last good revision stays in force, so they do not make the agent unready. */
   readiness(): { readonly ok: boolean; readonly reasons: readonly string[] };
   /** The targets of the last valid revision. */
   targets(): readonly Target[];
