@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadRepository } from '../../agent/manifests/index.ts';
 import { signGitHubBody } from '../../agent/webhook/index.ts';
 import { createTestRepository, run, testGitEnv, type TestRepository } from '../helpers/git-server.ts';
-import { eventually } from '../helpers/sim.ts';
+import { eventually, runCommand } from '../helpers/sim.ts';
 import { startControllerFixture, type ControllerFixture } from '../sim/controllers/helpers.ts';
 
 const secret = 'hook-secret-6f1d2e9a7c';
@@ -109,8 +109,18 @@ describe('rollgate run, long-running', () => {
       assert.match(metrics, /rollgate_rollout_phase\{target="sim\/apps\/StatefulSet\/web",phase="Succeeded"\} 1/);
       assert.match(metrics, /rollgate_webhook_deliveries_total\{forge="github",result="push"\} 1/);
     }, 30_000);
-    const log = await run('git', ['--git-dir', repo.bareDir, 'log', '--format=%s', 'rollgate/status']);
-    assert.match(log, /sim\/apps\/StatefulSet\/web: Succeeded/);
+    await eventually(async () => {
+      // Status commits are pushed in the background; the rollout never waits for them.
+      const log = await run('git', ['--git-dir', repo.bareDir, 'log', '--format=%s', 'rollgate/status']);
+      assert.match(log, /sim\/apps\/StatefulSet\/web: Succeeded/);
+      const audit = await runCommand(process.execPath, ['agent/cli/main.ts', 'audit', '--repo', repo.bareDir, '--format', 'json'], { env: testGitEnv() });
+      assert.equal(audit.code, 0, audit.stderr);
+      const report = JSON.parse(audit.stdout) as { targets: { id: string; changes: { commit: string; versions: { from: string | null; to: string | null }[]; rollout: { outcome: string; durationSeconds: number | null } | null }[] }[] };
+      const change = report.targets.find((t) => t.id === 'sim/apps/StatefulSet/web')?.changes.find((c) => c.commit === commit);
+      assert.deepEqual(change?.versions.map((v) => [v.from, v.to]), [['v1', 'v2']]);
+      assert.equal(change?.rollout?.outcome, 'Succeeded');
+      assert.ok((change?.rollout?.durationSeconds ?? -1) >= 0);
+    }, 30_000);
   });
 
   it('stops on SIGTERM with exit 0, and never logged the webhook secret', async () => {
