@@ -29,7 +29,7 @@ describe('rollgate demo', () => {
 
     assert.match(out, /\$ git log rollgate\/status\n(\s+[0-9a-f]{7} staging\/tidb\/TidbCluster\/tidb: .+\n)+/);
     assert.match(out, /[0-9a-f]{7} staging\/tidb\/TidbCluster\/tidb: Succeeded/);
-    assert.match(out, /Dana Ops <dana@example\.com>\s+no\s+pd,tikv,tidb: v7\.5\.1 → v8\.1\.1\s+Succeeded\s+\S+ \S+Z\s+\d+m\d+s/, 'the audit joins the commit and its rollout');
+    assert.match(out, /Dana Ops <dana@example\.com>\s+no\s+pd,tikv,tidb: v7\.5\.1 → v8\.1\.1\s+Succeeded\s+\S+ \S+Z\s+\d+[hms]\S*/, 'the audit joins the commit and its rollout');
     assert.deepEqual(await demoDirs(), before, 'the temporary directory is removed');
   });
 
