@@ -8,8 +8,8 @@ export interface Figure {
   name: string;
   value: number;
   unit: string;
-  /** The aim, in the same unit; `lower` means the value should be below it. */
-  aim?: { value: number; better: 'lower' | 'higher' };
+  /** The aim, in the same unit; `lower` means the value should be below it, `atMost` at or below it (for counts: "one git process", "0 bytes"). */
+  aim?: { value: number; better: 'lower' | 'higher' | 'atMost' };
 }
 
 export function machine(): string {
@@ -36,9 +36,9 @@ export function printFigures(title: string, figures: readonly Figure[]): boolean
     const value = f.value >= 100 ? f.value.toFixed(0) : f.value.toPrecision(3);
     let verdict = '';
     if (f.aim) {
-      const met = f.aim.better === 'lower' ? f.value < f.aim.value : f.value > f.aim.value;
+      const met = f.aim.better === 'lower' ? f.value < f.aim.value : f.aim.better === 'atMost' ? f.value <= f.aim.value : f.value > f.aim.value;
       allMet &&= met;
-      verdict = `aim ${f.aim.better === 'lower' ? '<' : '>'} ${f.aim.value} ${f.unit}  ${met ? 'met' : 'MISSED'}`;
+      verdict = `aim ${f.aim.better === 'lower' ? '<' : f.aim.better === 'atMost' ? '≤' : '>'} ${f.aim.value} ${f.unit}  ${met ? 'met' : 'MISSED'}`;
     }
     process.stdout.write(`  ${f.name.padEnd(46)} ${`${value} ${f.unit}`.padStart(16)}   ${verdict}\n`);
   }
