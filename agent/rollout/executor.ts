@@ -17,7 +17,7 @@ import { forceUpgradeAnnotation, lastAppliedAnnotation, normalize, planTarget, p
 import { redisClusterImage, templateImages } from '../plan/versions.ts';
 import { GateFailure, sleep, Stopped, waitForHttp, waitForWindows, gateUrl, realClock, type ApprovalSource, type RolloutClock } from './gates.ts';
 import { combinePatches, mergePatchFor, type JsonObject } from './merge-patch.ts';
-import { progressPatch, readProgress, stepKey, type Progress, type StepProgress } from './progress.ts';
+import { progressAnnotation, progressPatch, readProgress, stepKey, type Progress, type StepProgress } from './progress.ts';
 import type { Reporter, RolloutPhase, RolloutTransition, StageProgress } from './reporter.ts';
 import { deploymentRollout, podFailure, redisClusterFailure, redisClusterStatus, statefulSetRollout, tidbComponentStatus } from './status.ts';
 import type { ClusterWriter } from './writer.ts';
@@ -155,8 +155,20 @@ export function createExecutor(options: ExecutorOptions): Executor {
 
   const ref = (target: Target): { apiVersion: string; kind: string; namespace: string; name: string } => ({ apiVersion: target.object.apiVersion, kind: target.kind, namespace: target.namespace, name: target.name });
 
+  /**
+   * Records progress on the target, then waits until the watch cache shows
+   * it: the next iteration re-reads progress from the cache, and a stale
+   * copy would redo a finished step's bookkeeping or write older progress
+   * back over newer. A cache that does not catch up in time (a broken
+   * watch) only costs those idempotent repeats.
+   */
   async function persist(target: Target, progress: Progress): Promise<Progress> {
-    await access(target.cluster).writer.mergePatch(ref(target), progressPatch(progress));
+    const patch = progressPatch(progress);
+    const written = patch.metadata.annotations[progressAnnotation];
+    await access(target.cluster).writer.mergePatch(ref(target), patch);
+    await access(target.cluster)
+      .cache.waitFor(() => (liveObject(target)?.metadata.annotations?.[progressAnnotation] === written ? true : undefined), { timeoutMs: 10_000, signal: stopping.signal, description: `${target.id} progress in the watch cache` })
+      .catch(() => undefined);
     return progress;
   }
 
