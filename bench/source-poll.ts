@@ -13,8 +13,7 @@
  *   then the manifests loader's incremental `reload` over the changed files
  *   (targets whose object identity changed are the changed ones); beside it
  *   the same with a cold `loadRepository` of the new snapshot compared
- *   target by target, which is what the public API supports today (see
- *   `reloadAt`); and the git processes and bytes of that poll.
+ *   target by target; and the git processes and bytes of that poll.
  *
  * Timed polls run through a source whose git is the real one; a second
  * source over the same remote, whose PATH starts with the shim, is polled
@@ -22,7 +21,7 @@
  *
  * Run: `node bench/source-poll.ts [--files 10000] [--commits 1000] [--runs 9]`
  */
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -95,9 +94,7 @@ function* history(): Generator<GeneratedCommit> {
  * which is why the cold load is measured beside it.
  */
 async function reloadAt(previous: LoadResult, root: string, changed: readonly string[]): Promise<LoadResult> {
-  const real = await realpath(root);
-  const snapshot = { ...previous.snapshot, ctx: { ...previous.snapshot.ctx, root: real } };
-  return reload({ ...previous, root: real, snapshot }, changed);
+  return reload(previous, changed, root);
 }
 
 /** Ids of targets added, removed or changed: unchanged targets keep their identity across `reload`. */
