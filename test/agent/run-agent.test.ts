@@ -17,29 +17,11 @@ import { signGitHubBody } from '../../agent/webhook/index.ts';
 import { createTestRepository, run, testGitEnv, type TestRepository } from '../helpers/git-server.ts';
 import { eventually, runCommand } from '../helpers/sim.ts';
 import { startControllerFixture, type ControllerFixture } from '../sim/controllers/helpers.ts';
+import { statefulSetManifest } from '../helpers/manifests.ts';
 
 const secret = 'hook-secret-6f1d2e9a7c';
 
-const statefulSet = (image: string) => `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: web
-  namespace: apps
-spec:
-  replicas: 2
-  serviceName: web
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${image}
-          readinessProbe:
-            httpGet: {path: /, port: 80}
-`;
+const statefulSet = (image: string): string => statefulSetManifest({ name: 'web', namespace: 'apps', image, replicas: 2 });
 
 async function freePort(): Promise<number> {
   const server = createServer();

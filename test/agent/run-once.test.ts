@@ -13,6 +13,7 @@ import { loadRepository } from '../../agent/manifests/index.ts';
 import { createTestRepository, run, testGitEnv, type TestRepository } from '../helpers/git-server.ts';
 import { runCommand } from '../helpers/sim.ts';
 import { startControllerFixture, type ControllerFixture } from '../sim/controllers/helpers.ts';
+import { statefulSetManifest } from '../helpers/manifests.ts';
 
 const config = (deadline = '5m') => `apiVersion: rollgate.dev/v1alpha1
 kind: Config
@@ -26,26 +27,7 @@ defaults:
     - rolloutStatus: {}
 `;
 
-const statefulSet = (image: string) => `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: web
-  namespace: apps
-spec:
-  replicas: 3
-  serviceName: web
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${image}
-          readinessProbe:
-            httpGet: {path: /, port: 80}
-`;
+const statefulSet = (image: string): string => statefulSetManifest({ name: 'web', namespace: 'apps', image, replicas: 3 });
 
 describe('rollgate run --once', () => {
   let f: ControllerFixture;

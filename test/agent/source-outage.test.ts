@@ -16,27 +16,9 @@ import { loadAgentConfig } from '../../agent/runtime/config.ts';
 import { createTestRepository, startGitHttpServer, testGitEnv, type GitHttpServer, type TestRepository } from '../helpers/git-server.ts';
 import { memoryLogger } from '../helpers/memory-logger.ts';
 import { startControllerFixture, type ControllerFixture } from '../sim/controllers/helpers.ts';
+import { statefulSetManifest } from '../helpers/manifests.ts';
 
-const statefulSet = (image: string) => `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: web
-  namespace: apps
-spec:
-  replicas: 2
-  serviceName: web
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${image}
-          readinessProbe:
-            httpGet: {path: /, port: 80}
-`;
+const statefulSet = (image: string): string => statefulSetManifest({ name: 'web', namespace: 'apps', image, replicas: 2 });
 
 describe('agent: the Git server down and back', () => {
   let f: ControllerFixture;

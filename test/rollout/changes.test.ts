@@ -13,28 +13,10 @@ import type { RolloutTransition } from '../../agent/rollout/reporter.ts';
 import type { SimEvent } from '../../sim/controllers/event-record.ts';
 import { eventually } from '../helpers/sim.ts';
 import { namespace, simConfig, startRolloutFixture, type RolloutFixture } from './helpers.ts';
+import { statefulSetManifest } from '../helpers/manifests.ts';
 
 function statefulSet(name: string, image: string, replicas = 4, ns = 'apps'): string {
-  return `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
-  replicas: ${replicas}
-  serviceName: ${name}
-  selector:
-    matchLabels: {app: ${name}}
-  template:
-    metadata:
-      labels: {app: ${name}}
-    spec:
-      containers:
-        - name: main
-          image: ${image}
-          readinessProbe:
-            httpGet: {path: /, port: 80}
-`;
+  return statefulSetManifest({ name, namespace: ns, image, replicas, container: 'main' });
 }
 
 /** Waits until the reporter has a `Progressing` transition of `target` for a step restarting `pod`. */
