@@ -48,17 +48,7 @@ export const exitCodes = { matches: 0, error: 1, halted: 3 } as const;
  */
 export function kubeConfigResolver(config: AgentConfig): (cluster: string) => KubeConfig {
   let base: KubeConfig | undefined;
-  const loadBase = (): KubeConfig => {
-    if (base !== undefined) return base;
-    base = new KubeConfig();
-    try {
-      if (config.kubeconfig !== undefined) base.loadFromFile(config.kubeconfig);
-      else base.loadFromDefault();
-    } catch (err) {
-      throw new ConfigError([`kubeconfig ${config.kubeconfig ?? '(default)'}: cannot be read: ${err instanceof Error ? err.message : String(err)}`]);
-    }
-    return base;
-  };
+  const loadBase = (): KubeConfig => (base ??= loadKubeConfig(config));
   return (cluster) => {
     const access = config.clusters[cluster];
     if (access !== undefined && 'inCluster' in access) {
@@ -141,7 +131,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
   if (config.leaderElection.enabled && !config.once) {
     const election = config.leaderElection;
     leadership = createShardedLeadership({
-      api: createLeaseClient(leaseKubeConfig(config)),
+      api: createLeaseClient(loadKubeConfig(config)),
       namespace: election.namespace,
       identity: election.identity,
       shards: election.shards,
@@ -263,10 +253,18 @@ export async function runAgent(options: RunOptions): Promise<number> {
   return exitCodes.matches;
 }
 
-/** Where the Leases live: the cluster the agent runs in, else the kubeconfig's current context. */
-function leaseKubeConfig(config: AgentConfig): KubeConfig {
+/**
+ * The agent's own kubeconfig: `kubeconfig`, else `KUBECONFIG`, the
+ * in-cluster service account, `~/.kube/config`. Its current context is
+ * where the Leases live.
+ */
+function loadKubeConfig(config: AgentConfig): KubeConfig {
   const kubeConfig = new KubeConfig();
-  if (config.kubeconfig !== undefined) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  try {
+    if (config.kubeconfig !== undefined) kubeConfig.loadFromFile(config.kubeconfig);
+    else kubeConfig.loadFromDefault();
+  } catch (err) {
+    throw new ConfigError([`kubeconfig ${config.kubeconfig ?? '(default)'}: cannot be read: ${err instanceof Error ? err.message : String(err)}`]);
+  }
   return kubeConfig;
 }

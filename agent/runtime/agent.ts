@@ -243,9 +243,9 @@ export function createAgent(options: AgentOptions): Agent {
         });
       return inFlight;
     },
-    async reapply() {
+    reapply() {
       if (loaded !== undefined) apply(loaded.result, loaded.commit);
-      await Promise.resolve();
+      return Promise.resolve();
     },
     async resetRollouts() {
       const old = executor;
