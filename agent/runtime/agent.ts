@@ -274,7 +274,7 @@ export function createAgent(options: AgentOptions): Agent {
         await statusReporter.flush({ signal: timeout }).catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'status transitions not written before shutdown are lost; the status file is rewritten at the next transition'));
         await statusReporter.close();
       }
-      await Promise.all([...clusters.values()].map((c) => c.cache.stop()));
+      await Promise.all([...[...clusters.values()].map((c) => c.cache.stop()), source.pruned()]);
     },
   };
 }

@@ -4,6 +4,7 @@
  * (`<workDir>/snapshots/<sha>`), and the files changed between two commits.
  * Thin adapters over git; the parsing is in pure functions below them.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, readdir, readlink, rename, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -150,8 +151,29 @@ export function parseNameStatus(output: string): TreeChange[] {
   return changes;
 }
 
-/** Copies a snapshot as hard links (symlinks are re-created): a fraction of the cost of writing every file again. */
+/** Deadline of the `cp` that links a snapshot, in ms: far above the ~0.1 s 10,000 files take. */
+const linkTimeoutMs = 60_000;
+
+/**
+ * Copies the snapshot `from` into the empty directory `to` as hard links
+ * (symlinks are re-created, not followed): a fraction of the cost of writing
+ * every file again. GNU `cp -al` does it in one process, about five times
+ * faster than one `link` call per file from Node; where there is no GNU cp
+ * (BSD cp has no `-l`), the tree is walked here instead.
+ */
 async function linkTree(from: string, to: string): Promise<void> {
+  const copied = await new Promise<boolean>((resolve) => {
+    execFile('cp', ['-al', '--', `${from}/.`, to], { timeout: linkTimeoutMs, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LC_ALL: 'C' } }, (err) => resolve(err === null));
+  });
+  if (copied) return;
+  // Whatever a failed cp left behind goes, so the walk starts from an empty directory.
+  await rm(to, { recursive: true, force: true });
+  await mkdir(to);
+  await linkTreeByWalking(from, to);
+}
+
+/** `linkTree` without cp: one `link` per file, the entries of each directory in parallel. */
+async function linkTreeByWalking(from: string, to: string): Promise<void> {
   // The entries of a directory in parallel: the thread pool overlaps the metadata writes (about twice as fast as one by one).
   const entries = await readdir(from, { withFileTypes: true });
   await Promise.all(
@@ -160,7 +182,7 @@ async function linkTree(from: string, to: string): Promise<void> {
       const target = join(to, entry.name);
       if (entry.isDirectory()) {
         await mkdir(target);
-        await linkTree(source, target);
+        await linkTreeByWalking(source, target);
       } else if (entry.isSymbolicLink()) {
         await symlink(await readlink(source), target);
       } else {

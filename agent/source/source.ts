@@ -132,10 +132,16 @@ export interface GitSource {
   lastGood(): Revision | undefined;
   /** Records that `commit` is applied: change sets are computed against it from now on, and its snapshot is kept. */
   markApplied(commit: string): void;
+  /**
+   * Resolves once the old snapshots a poll let go of are removed. That
+   * removal runs after the poll has answered, off the path from a push to
+   * its rollout; the next poll waits for it before making a snapshot.
+   */
+  pruned(): Promise<void>;
   state(): SourceState;
 }
 
-type Attempt = { kind: 'unchanged'; commit: string } | { kind: 'rejected'; commit: string; reason: RejectionReason; message: string } | { kind: 'changed'; revision: Revision };
+type Attempt = { kind: 'unchanged'; commit: string } | { kind: 'rejected'; commit: string; reason: RejectionReason; message: string } | { kind: 'changed'; revision: Revision; changedFiles: readonly string[] | 'all' };
 
 /**
  * Creates a Git source. Validates the URL, branch and auth shape at once
@@ -171,6 +177,8 @@ export function createGitSource(options: GitSourceOptions): GitSource {
   let lastPollAt: number | undefined;
   let prepared: PreparedPolicy | undefined;
   let inflight: Promise<PollResult> | undefined;
+  // The removal of old snapshots in progress; it never rejects.
+  let pruning: Promise<void> = Promise.resolve();
   // Snapshots made or used by this process, oldest first: the last `keep` survive pruning.
   const recent: string[] = [];
 
@@ -227,9 +235,12 @@ export function createGitSource(options: GitSourceOptions): GitSource {
       if (!verdict.ok) return { kind: 'rejected', commit, reason: verdict.reason, message: verdict.message };
       signature = verdict.signature;
     }
-    const dir = await materialize(paths, commit, git, lastGood);
-    const author = await commitAuthor(paths, commit, git);
-    return { kind: 'changed', revision: { commit, dir, fetchedAt: clock.now(), author, ...(signature !== undefined ? { signature } : {}) } };
+    // A removal still running would take this snapshot's temporary directory for a crashed run's.
+    await pruning;
+    // Independent reads of the mirror, side by side: each git process costs its start-up time.
+    const base = applied;
+    const [dir, author, changed] = await Promise.all([materialize(paths, commit, git, lastGood), commitAuthor(paths, commit, git), base === undefined ? ('all' as const) : changedFiles(paths, base, commit, git)]);
+    return { kind: 'changed', revision: { commit, dir, fetchedAt: clock.now(), author, ...(signature !== undefined ? { signature } : {}) }, changedFiles: changed };
   };
 
   const pollOnce = async (force: boolean): Promise<PollResult> => {
@@ -282,7 +293,7 @@ export function createGitSource(options: GitSourceOptions): GitSource {
       }
       const revision = outcome.revision;
       const base = applied;
-      const changed = base === undefined ? 'all' : await changedFiles(paths, base, revision.commit, git);
+      const changed = outcome.changedFiles;
       lastGood = revision;
       rejected = undefined;
       const seen = recent.indexOf(revision.commit);
@@ -291,7 +302,12 @@ export function createGitSource(options: GitSourceOptions): GitSource {
       const kept = new Set(recent.slice(-keep));
       kept.add(revision.commit);
       if (applied !== undefined) kept.add(applied);
-      await pruneSnapshots(paths, kept);
+      pruning = pruning.then(() =>
+        pruneSnapshots(paths, kept).then(
+          () => undefined,
+          (err: unknown) => log.warn({ ...logContext, err: { message: err instanceof Error ? err.message : String(err) } }, 'old snapshots could not be removed; the next poll tries again'),
+        ),
+      );
       log.info({ ...logContext, commit: revision.commit, changedFiles: changed === 'all' ? 'all' : changed.length }, 'source fetched a new revision');
       return { type: 'changed', revision, changedFiles: changed, ...(base !== undefined ? { base } : {}) };
     } catch (err) {
@@ -307,6 +323,7 @@ export function createGitSource(options: GitSourceOptions): GitSource {
       return inflight;
     },
     lastGood: () => lastGood,
+    pruned: () => pruning,
     markApplied: (commit) => {
       if (!commitPattern.test(commit)) throw new SourceError('config', `markApplied: ${JSON.stringify(commit)} is not a full commit id`);
       applied = commit;

@@ -2,6 +2,7 @@
  * Shared output of the benchmarks: the machine they ran on, medians, and
  * one table of figures each beside its aim.
  */
+import { appendFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
 export interface Figure {
@@ -28,8 +29,17 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 }
 
+/**
+ * The environment variable naming a file that `printFigures` also appends
+ * its table to, one JSON line per table, so `bench/run.ts` can collect the
+ * figures of benchmarks it runs as child processes.
+ */
+export const figuresFileVariable = 'ROLLGATE_BENCH_FIGURES';
+
 /** Prints a titled table of figures with their aims, and returns whether every aim was met. */
 export function printFigures(title: string, figures: readonly Figure[]): boolean {
+  const figuresFile = process.env[figuresFileVariable];
+  if (figuresFile !== undefined && figuresFile !== '') appendFileSync(figuresFile, `${JSON.stringify({ title, machine: machine(), figures })}\n`);
   let allMet = true;
   process.stdout.write(`\n${title}\nmachine: ${machine()}\n`);
   for (const f of figures) {

@@ -119,6 +119,7 @@ describe('git source: change detection', () => {
       expectPoll(await source.poll(), 'changed');
     }
     const applied = source.state().lastApplied ?? '';
+    await source.pruned();
     const entries = (await readdir(join(fx.workDir, 'snapshots'))).sort();
     assert.deepEqual(entries, [applied, shas[1], shas[2]].sort());
   });

@@ -4,7 +4,7 @@
  * leave the previous snapshot exactly as it was.
  */
 import assert from 'node:assert/strict';
-import { chmod, lstat, mkdtemp, readdir, readFile, readlink, rm, symlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -96,5 +96,28 @@ describe('git source: incremental snapshots', () => {
     assert.deepEqual(await describeTree(changed.revision.dir), await freshCheckout(fx.repo.workDir, rewritten, join(scratch, 'fresh2')));
     // Written afresh, not linked: an unchanged file has its own inode.
     assert.notEqual((await lstat(join(changed.revision.dir, 'keep.yaml'))).ino, (await lstat(join(base.dir, 'keep.yaml'))).ino);
+  });
+
+  it('links the tree itself where cp cannot, and clears what a failed cp left behind', async () => {
+    const workDir = join(scratch, 'work3');
+    const source = createGitSource({ url: fx.server.repoUrl(), branch: 'main', workDir, env: fx.env, clock: manualClock() });
+    const base = expectPoll(await source.poll(), 'changed').revision;
+    // A cp that leaves a stray file and fails, as BSD cp does for `-l` (it has no such option).
+    const bin = join(scratch, 'no-gnu-cp');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'cp'), `#!/bin/sh\ntouch "$4/stray-from-cp" "${bin}/called"\necho "cp: illegal option -- l" >&2\nexit 64\n`, { mode: 0o755 });
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path ?? ''}`;
+    try {
+      await fx.repo.write({ 'a/one.yaml': 'edited without GNU cp\n' });
+      const next = await fx.repo.commit('edit without GNU cp');
+      await fx.repo.push();
+      const result = expectPoll(await source.poll(), 'changed');
+      assert.deepEqual(await describeTree(result.revision.dir), await freshCheckout(fx.repo.workDir, next, join(scratch, 'fresh3')));
+      assert.equal((await lstat(join(result.revision.dir, 'keep.yaml'))).ino, (await lstat(join(base.dir, 'keep.yaml'))).ino, 'still linked, not copied');
+      assert.ok((await lstat(join(bin, 'called'))).isFile(), 'the failing cp ran');
+    } finally {
+      process.env['PATH'] = path;
+    }
   });
 });
