@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { printFigures } from './support/report.ts';
 
 const namespacesPerCluster = 50;
 
@@ -237,19 +238,16 @@ async function run(): Promise<void> {
     const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', dir, '--changed', changed], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(`measuring failed: ${child.stderr}`);
     const f = JSON.parse(child.stdout) as Record<string, number>;
-    const mib = (bytes: number | undefined): string => `${((bytes ?? 0) / 1024 / 1024).toFixed(0)} MiB`;
-    const ms = (value: number | undefined): string => `${(value ?? NaN).toFixed(1)} ms`;
-    const verdict = (ok: boolean): string => (ok ? 'within aim' : 'OVER AIM');
-    process.stdout.write(
-      [
-        `node ${process.version}, ${count} manifests, ${f.targets} targets`,
-        `cold load:                ${ms(f.coldMs)}  (aim < 5000 ms: ${verdict((f.coldMs ?? Infinity) < 5000)})`,
-        `  peak RSS of the process: ${mib(f.peakRss)} (Node baseline before loading: ${mib(f.baselineRss)}); heap in use after: ${mib(f.heapAfterCold)}`,
-        `incremental reload, one file changed (30 runs): median ${ms(f.reloadMedianMs)}, first ${ms(f.reloadFirstMs)}, max ${ms(f.reloadMaxMs)}  (aim < 100 ms: ${verdict((f.reloadMaxMs ?? Infinity) < 100)})`,
-        `reload after a rollgate.yaml change (every policy re-resolved, no manifest re-read): ${ms(f.configReloadMs)}`,
-        '',
-      ].join('\n'),
-    );
+    const mib = (bytes: number | undefined): number => (bytes ?? NaN) / 2 ** 20;
+    printFigures(`Manifests: ${count} manifests, ${f.targets} targets`, [
+      { name: 'cold load', value: f.coldMs ?? NaN, unit: 'ms', aim: { value: 5000, better: 'lower' } },
+      { name: '  peak resident memory of the process', value: mib(f.peakRss), unit: 'MiB' },
+      { name: '  Node baseline before loading', value: mib(f.baselineRss), unit: 'MiB' },
+      { name: '  heap in use after', value: mib(f.heapAfterCold), unit: 'MiB' },
+      { name: 'incremental reload, one file changed (median of 30)', value: f.reloadMedianMs ?? NaN, unit: 'ms' },
+      { name: '  slowest of the 30', value: f.reloadMaxMs ?? NaN, unit: 'ms', aim: { value: 100, better: 'lower' } },
+      { name: 'reload after a rollgate.yaml change', value: f.configReloadMs ?? NaN, unit: 'ms' },
+    ]);
   } finally {
     if (!values.keep) await rm(dir, { recursive: true, force: true });
   }
