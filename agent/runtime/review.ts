@@ -53,7 +53,10 @@ export function createPlanFor(options: PlanForOptions): (headSha: string, change
       const everything = changed.has(configFile);
       const touched = result.targets.filter((t) => everything || filesOf(t).some((f) => changed.has(f)));
       if (touched.length === 0) return { touchesTargets: false, markdown: '', outcome: 'success', description: 'no managed target changes' };
-      const plan = createPlan({ targets: touched, live: options.live(), now: options.now(), source: headSha });
+      // No `source`: the markdown would then name the head commit, so every push (a README fix too) would
+      // change the comment and the reviewer would edit it, when only the plan's content should. The head's
+      // commit status already ties the plan to its commit.
+      const plan = createPlan({ targets: touched, live: options.live(), now: options.now() });
       const refused = plan.summary.refused;
       return {
         touchesTargets: true,

@@ -20,6 +20,14 @@ export interface MergeInfo {
 
 /** The commit ↔ pull request map, shared by the reporter and the approvals. */
 export interface PullRequestIndex {
+  /**
+   * Calls `listener` each time the index learns which pull request a commit
+   * was merged by (from a webhook, a lookup or {@link mergeOf}), once per
+   * commit and pull request; returns the unsubscribe function. The
+   * reporter uses it to write a comment it could not write when the forge
+   * did not know the pull request yet.
+   */
+  onMerge(listener: (pr: number, merge: MergeInfo) => void): () => void;
   /** The merged pull request whose merge commit is `sha`, or undefined. Throws a `ForgeError` when the forge cannot be asked. */
   forCommit(sha: string): Promise<number | undefined>;
   /** Where pull request `pr` was merged, or undefined while it is not. Throws a `ForgeError` when the forge cannot be asked. */
@@ -54,6 +62,7 @@ export function createPullRequestIndex(options: PullRequestIndexOptions): PullRe
   const byCommit = new Map<string, { pr: number | undefined; at: number }>();
   const merges = new Map<number, MergeInfo>();
   const inFlight = new Map<string, Promise<number | undefined>>();
+  const listeners = new Set<(pr: number, merge: MergeInfo) => void>();
 
   const bound = <K, V>(map: Map<K, V>): void => {
     // Maps iterate in insertion order: the first key is the oldest.
@@ -61,10 +70,20 @@ export function createPullRequestIndex(options: PullRequestIndexOptions): PullRe
   };
 
   function remember(pr: number, merge: MergeInfo): void {
+    const known = byCommit.get(merge.mergeSha)?.pr === pr;
     merges.set(pr, merge);
     byCommit.set(merge.mergeSha, { pr, at: clock.now() });
     bound(merges);
     bound(byCommit);
+    if (known) return;
+    // A listener's failure is its own; the index and the other listeners go on.
+    for (const listener of [...listeners]) {
+      try {
+        listener(pr, merge);
+      } catch {
+        // ignored: listeners log their own errors
+      }
+    }
   }
 
   async function lookup(sha: string): Promise<number | undefined> {
@@ -74,12 +93,21 @@ export function createPullRequestIndex(options: PullRequestIndexOptions): PullRe
       remember(merged.number, { mergeSha: sha, ...(merged.mergedAt !== undefined ? { mergedAt: merged.mergedAt } : {}) });
       return merged.number;
     }
+    // A webhook may have named the merge while the forge was asked: that beats the forge's "none yet".
+    const meanwhile = byCommit.get(sha)?.pr;
+    if (meanwhile !== undefined) return meanwhile;
     byCommit.set(sha, { pr: undefined, at: clock.now() });
     bound(byCommit);
     return undefined;
   }
 
   return {
+    onMerge(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
     async forCommit(sha) {
       const known = byCommit.get(sha);
       if (known !== undefined && (known.pr !== undefined || clock.now() - known.at < negativeTtl)) return known.pr;

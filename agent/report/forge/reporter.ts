@@ -13,6 +13,15 @@
  * up in one edit. A permanent error (the commit is unknown to the forge,
  * the token may not comment) is logged and not retried until the next
  * transition of that commit.
+ *
+ * The forge may not know a merge commit's pull request yet when the first
+ * transition is written (the push webhook came before the pull request's,
+ * or GitHub has not linked the commit yet): then only the status is
+ * written, and the comment follows as soon as the pull-request index learns
+ * the merge (a webhook, another lookup), or, for a rollout still under way,
+ * at the next `flush()` once the index asks the forge again. Without this a
+ * rollout waiting for an approval would never show its "comment
+ * `/rollgate approve`" hint in the pull request, as no new transition comes.
  */
 import type { Logger } from 'pino';
 import type { Reporter, RolloutTransition } from '../../rollout/reporter.ts';
@@ -49,7 +58,7 @@ export interface ForgeReporterOptions {
 
 /** Summary of one {@link ForgeReporter.flush}. */
 export interface FlushResult {
-  /** Merge commits written since `flush()` was called (including by a write that was under way). */
+  /** Merge commits written since `flush()` was called (including by a write that was under way, and rollouts under way re-checked for their pull request). */
   readonly written: number;
   /** Merge commits still waiting for the forge (transient failures, retried later). */
   readonly failed: number;
@@ -59,7 +68,7 @@ export interface FlushResult {
 export interface ForgeReporter extends Reporter {
   /** Records `transition` and schedules the write; returns at once, never throws, never waits for the forge. */
   report(transition: RolloutTransition): Promise<void>;
-  /** Writes everything not yet written now (waiting for a write in progress first), and resolves with what is still failing. Never throws. */
+  /** Writes everything not yet written now (waiting for a write in progress first), asks the forge again for the pull request of rollouts under way that had none, and resolves with what is still failing. Never throws. */
   flush(): Promise<FlushResult>;
   /** Merge commits whose latest state is not yet on the forge. */
   pending(): number;
@@ -75,9 +84,12 @@ interface Tracked {
   failures: number;
   commentHash?: string;
   status?: string;
+  /** The last write found no pull request for the commit: the comment is still to be written if one turns up. */
+  withoutPullRequest: boolean;
 }
 
 const finished = new Set(['Succeeded', 'Halted', 'Refused', 'Superseded']);
+const isFinished = (t: Tracked): boolean => [...t.targets.values()].every((x) => finished.has(x.phase));
 
 /** Creates the forge reporter. Makes no request until the first transition. */
 export function createForgeReporter(options: ForgeReporterOptions): ForgeReporter {
@@ -97,13 +109,14 @@ export function createForgeReporter(options: ForgeReporterOptions): ForgeReporte
   function forgetOld(): void {
     for (const [source, t] of tracked) {
       if (tracked.size <= maxTracked) return;
-      if (!t.dirty && [...t.targets.values()].every((x) => finished.has(x.phase))) tracked.delete(source);
+      if (!t.dirty && isFinished(t)) tracked.delete(source);
     }
   }
 
   async function write(source: string, entry: Tracked): Promise<void> {
     const transitions = [...entry.targets.values()];
     const pr = await index.forCommit(source);
+    entry.withoutPullRequest = pr === undefined;
     if (pr !== undefined) {
       const body = rolloutMarkdown(source, transitions);
       const hash = contentHash(body);
@@ -191,6 +204,15 @@ export function createForgeReporter(options: ForgeReporterOptions): ForgeReporte
     }).then(scheduleRetry, unexpected);
   }
 
+  // A merge learned after the commit's last write: write the comment now, without waiting for a transition.
+  const offMerge = index.onMerge((pr, merge) => {
+    const entry = tracked.get(merge.mergeSha);
+    if (closed || entry === undefined || !entry.withoutPullRequest) return;
+    log.debug({ source: merge.mergeSha, pr }, 'merge commit linked to its pull request; writing the rollout comment');
+    entry.dirty = true;
+    kick();
+  });
+
   return {
     async report(transition) {
       try {
@@ -198,7 +220,7 @@ export function createForgeReporter(options: ForgeReporterOptions): ForgeReporte
         const source = transition.source;
         let entry = tracked.get(source);
         if (entry === undefined) {
-          entry = { targets: new Map(), dirty: false, writing: false, failures: 0 };
+          entry = { targets: new Map(), dirty: false, writing: false, failures: 0, withoutPullRequest: false };
           tracked.set(source, entry);
           forgetOld();
         }
@@ -220,6 +242,8 @@ export function createForgeReporter(options: ForgeReporterOptions): ForgeReporte
         timer = undefined;
       }
       const before = writtenTotal;
+      // Rollouts under way whose pull request was not known: ask again (the index bounds how often the forge is asked).
+      for (const t of tracked.values()) if (t.withoutPullRequest && !isFinished(t)) t.dirty = true;
       // Queued behind any write under way, so it also waits for that one.
       const { failed } = await exclusive(pass);
       scheduleRetry();
@@ -230,6 +254,7 @@ export function createForgeReporter(options: ForgeReporterOptions): ForgeReporte
 
     close() {
       closed = true;
+      offMerge();
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
     },
