@@ -20,6 +20,13 @@
  * Nothing polls: after the first list, requests happen only when a watch
  * ends. Time and randomness are injected; `stop()` leaves no timer, socket
  * or promise behind.
+ *
+ * `waitFor` checks re-run only on events that touch what they read: while a
+ * check runs, the cache notes each object (`get`, `receivedAt`) and each
+ * collection (`list`) it reads, and an event wakes the waits that read its
+ * object or a collection holding it. An agent with a hundred rollouts waiting
+ * then runs one check per event, not a hundred (the fleet benchmark,
+ * bench/fleet.ts, found every event running every rollout's check).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -175,9 +182,14 @@ export interface LiveCache {
   subscribe(listener: (event: LiveEvent) => void): () => void;
   /**
    * Resolves with the first defined value of `check`, which runs now and
-   * after every event (no polling). Rejects with WaitError `timeout`,
-   * `aborted` or `stopped`, whose message names `description`; with the
-   * error itself when `check` throws.
+   * again after each event that changes what its previous run read through
+   * this cache: an object it named in `get` or `receivedAt` (present or
+   * not), or any object of a collection it read with `list` (one namespace,
+   * or all). A check that read nothing from this cache runs after every
+   * event. So a check must read the cache state it depends on through this
+   * cache, not through a copy. Never on a timer (no polling). Rejects with
+   * WaitError `timeout`, `aborted` or `stopped`, whose message names
+   * `description`; with the error itself when `check` throws.
    */
   waitFor<T>(check: () => T | undefined, options: WaitOptions): Promise<T>;
   /** The state of every list+watch loop. */
@@ -187,6 +199,26 @@ export interface LiveCache {
 interface Entry {
   readonly object: LiveObject;
   readonly receivedAt: number;
+}
+
+/** A pending `waitFor`. */
+interface Waiter {
+  /** Creation order: the waits one event wakes run in the order they began. */
+  readonly seq: number;
+  onEvent(): void;
+  onStop(): void;
+  /** What its check read the last time it ran (see `readKey`); empty: nothing, so every event wakes it. */
+  reads: ReadonlySet<string>;
+}
+
+/**
+ * The key of a read, as waits are indexed by it: an object (`namespace` ''
+ * for a cluster-scoped one), a collection in one namespace (`name`
+ * undefined), or a whole collection (both undefined). Newlines never occur
+ * in resource, namespace or object names, so keys cannot collide.
+ */
+function readKey(resource: string, namespace?: string, name?: string): string {
+  return namespace === undefined ? `${resource}\n` : name === undefined ? `${resource}\n${namespace}\n` : `${resource}\n${namespace}\n${name}`;
 }
 
 /** Objects of one resource: namespace ('' when cluster-scoped) → name → entry. */
@@ -287,7 +319,21 @@ export function createLiveCache(options: LiveCacheOptions): LiveCache {
   }
 
   const listeners = new Set<(event: LiveEvent) => void>();
-  const waiters = new Set<{ onEvent: () => void; onStop: () => void }>();
+  const waiters = new Set<Waiter>();
+  /** Read key → the waits whose last check read it. */
+  const waitersByRead = new Map<string, Set<Waiter>>();
+  /** Waits whose last check read nothing from the cache: every event wakes them. */
+  const wakeAlways = new Set<Waiter>();
+  let waiterSeq = 0;
+  /** While a check runs: the keys it has read so far. */
+  let reading: Set<string> | undefined;
+  // resourceKey builds a string; the cache looks it up for every read, so once per resource object is enough.
+  const resourceKeys = new WeakMap<WatchedResource, string>();
+  const keyOfResource = (resource: WatchedResource): string => {
+    let key = resourceKeys.get(resource);
+    if (key === undefined) resourceKeys.set(resource, (key = resourceKey(resource)));
+    return key;
+  };
   const controller = new AbortController();
   let running: Promise<void>[] = [];
   let startPromise: Promise<void> | undefined;
@@ -297,7 +343,7 @@ export function createLiveCache(options: LiveCacheOptions): LiveCache {
   // ---- the store ----------------------------------------------------------
 
   const storeOf = (resource: WatchedResource, namespace: string | undefined, what: string): { resource: WatchedResource; store: ResourceStore } => {
-    const found = stores.get(resourceKey(resource));
+    const found = stores.get(keyOfResource(resource));
     if (!found) throw new LiveCacheError('not-watched', `${what}: the live cache of ${client.server} does not watch ${resourceKey(resource)} (it watches ${[...stores.keys()].join(', ')})`);
     if (found.resource.namespaced && namespaces && namespace !== undefined && !namespaces.includes(namespace))
       throw new LiveCacheError('not-watched', `${what}: the live cache of ${client.server} watches ${resourceKey(resource)} in namespaces ${namespaces.join(', ')} only, not ${namespace}`);
@@ -314,7 +360,51 @@ export function createLiveCache(options: LiveCacheOptions): LiveCache {
         log.error({ err, resource: resourceKey(event.resource) }, 'live cache listener threw');
       }
     }
-    for (const waiter of [...waiters]) waiter.onEvent();
+    if (waiters.size === 0) return;
+    const resource = keyOfResource(event.resource);
+    const namespace = namespaceOf(event.resource, event.object.metadata.namespace);
+    const woken = new Set<Waiter>(wakeAlways);
+    for (const key of [readKey(resource, namespace, event.object.metadata.name), readKey(resource, namespace), readKey(resource)]) for (const waiter of waitersByRead.get(key) ?? []) woken.add(waiter);
+    const ordered = woken.size > 1 ? [...woken].sort((a, b) => a.seq - b.seq) : [...woken];
+    // A wait that an earlier one's settling ended (it shares an abort signal) is not run again.
+    for (const waiter of ordered) if (waiters.has(waiter)) waiter.onEvent();
+  };
+
+  /** Indexes a wait under what its check read (nothing: under every event). */
+  const indexWaiter = (waiter: Waiter): void => {
+    if (waiter.reads.size === 0) wakeAlways.add(waiter);
+    for (const key of waiter.reads) {
+      let set = waitersByRead.get(key);
+      if (set === undefined) waitersByRead.set(key, (set = new Set<Waiter>()));
+      set.add(waiter);
+    }
+  };
+  const unindexWaiter = (waiter: Waiter): void => {
+    wakeAlways.delete(waiter);
+    for (const key of waiter.reads) {
+      const set = waitersByRead.get(key);
+      set?.delete(waiter);
+      if (set?.size === 0) waitersByRead.delete(key);
+    }
+  };
+
+  /** Runs a wait's check, noting what it reads; re-indexes the wait when that changed. */
+  const runCheck = <T>(waiter: Waiter, check: () => T | undefined): T | undefined => {
+    const outer = reading;
+    const reads = new Set<string>();
+    reading = reads;
+    try {
+      return check();
+    } finally {
+      reading = outer;
+      const same = reads.size === waiter.reads.size && [...reads].every((key) => waiter.reads.has(key));
+      if (!same) {
+        const indexed = waiters.has(waiter);
+        if (indexed) unindexWaiter(waiter);
+        waiter.reads = reads;
+        if (indexed) indexWaiter(waiter);
+      }
+    }
   };
 
   /** Gives a list item or event object the shape of a cached object, or undefined when it has no name. */
@@ -655,12 +745,14 @@ export function createLiveCache(options: LiveCacheOptions): LiveCache {
 
     get<T extends LiveObject = LiveObject>(resource: WatchedResource, namespace: string | undefined, name: string): T | undefined {
       const { store } = storeOf(resource, namespace, 'get');
+      reading?.add(readKey(keyOfResource(resource), namespaceOf(resource, namespace), name));
       // The caller names the shape it expects; the cache holds the API server's JSON as is.
       return store.get(namespaceOf(resource, namespace))?.get(name)?.object as T | undefined;
     },
 
     list<T extends LiveObject = LiveObject>(resource: WatchedResource, namespace?: string): T[] {
       const found = storeOf(resource, namespace, 'list');
+      reading?.add(found.resource.namespaced && namespace !== undefined ? readKey(keyOfResource(resource), namespace) : readKey(keyOfResource(resource)));
       const out: T[] = [];
       const scopes = found.resource.namespaced && namespace !== undefined ? [found.store.get(namespace)] : [...found.store.values()];
       for (const names of scopes) for (const entry of names?.values() ?? []) out.push(entry.object as T);
@@ -668,7 +760,9 @@ export function createLiveCache(options: LiveCacheOptions): LiveCache {
     },
 
     receivedAt(resource, namespace, name) {
-      return storeOf(resource, namespace, 'receivedAt').store.get(namespaceOf(resource, namespace))?.get(name)?.receivedAt;
+      const { store } = storeOf(resource, namespace, 'receivedAt');
+      reading?.add(readKey(keyOfResource(resource), namespaceOf(resource, namespace), name));
+      return store.get(namespaceOf(resource, namespace))?.get(name)?.receivedAt;
     },
 
     subscribe(listener) {
@@ -684,16 +778,10 @@ export function createLiveCache(options: LiveCacheOptions): LiveCache {
       return new Promise<T>((resolve, reject) => {
         if (controller.signal.aborted) return reject(new WaitError('stopped', description, `waiting for ${description}: the live cache of ${client.server} is stopped`));
         if (signal?.aborted) return reject(new WaitError('aborted', description, `waiting for ${description} was aborted`, { cause: signal.reason }));
-        let first: T | undefined;
-        try {
-          first = check();
-        } catch (err) {
-          return reject(asError(err));
-        }
-        if (first !== undefined) return resolve(first);
         let cancelTimeout = (): void => {};
         const finish = (): void => {
           waiters.delete(waiter);
+          unindexWaiter(waiter);
           cancelTimeout();
           signal?.removeEventListener('abort', onAbort);
         };
@@ -701,11 +789,13 @@ export function createLiveCache(options: LiveCacheOptions): LiveCache {
           finish();
           reject(new WaitError('aborted', description, `waiting for ${description} was aborted`, { cause: signal?.reason }));
         };
-        const waiter = {
+        const waiter: Waiter = {
+          seq: waiterSeq++,
+          reads: new Set<string>(),
           onEvent: () => {
             let value: T | undefined;
             try {
-              value = check();
+              value = runCheck(waiter, check);
             } catch (err) {
               finish();
               reject(asError(err));
@@ -720,7 +810,15 @@ export function createLiveCache(options: LiveCacheOptions): LiveCache {
             reject(new WaitError('stopped', description, `waiting for ${description}: the live cache of ${client.server} was stopped`));
           },
         };
+        let first: T | undefined;
+        try {
+          first = runCheck(waiter, check);
+        } catch (err) {
+          return reject(asError(err));
+        }
+        if (first !== undefined) return resolve(first);
         waiters.add(waiter);
+        indexWaiter(waiter);
         signal?.addEventListener('abort', onAbort, { once: true });
         if (timeoutMs !== undefined)
           cancelTimeout = clock.setTimeout(() => {
