@@ -1,11 +1,12 @@
 /**
- * The one place the source stage runs git: simple-git over the real `git`
- * CLI, with a deadline per process, a given environment, and every failure
- * turned into a `GitCommandError` whose text is already free of
- * credentials.
+ * The one place the source stage runs git: the real `git` CLI as a child
+ * process, with a deadline per process, a given environment, and every
+ * failure turned into a `GitCommandError` whose text is already free of
+ * credentials. (Spawned directly, not through simple-git, which waits a
+ * fixed 50 ms after every command that prints nothing: three such commands
+ * sit between a push and its rollout. See docs/adr/0005.)
  */
-import type { SimpleGitOptions } from 'simple-git';
-import { GitPluginError, simpleGit } from 'simple-git';
+import { spawn } from 'node:child_process';
 import type { Clock } from './clock.ts';
 import { redact } from './errors.ts';
 
@@ -40,53 +41,63 @@ export interface GitRunOptions {
   secrets?: readonly string[];
 }
 
-/**
- * The simple-git safety checks this stage opts out of, each because the
- * stage sets that variable or key itself from validated options, never from
- * repository content: the GIT_CONFIG_* variables (credentials and hardening
- * settings), GIT_CONFIG_GLOBAL (isolation from the machine),
- * GIT_SSH_COMMAND (the key and known_hosts), `credential.helper` (reset to
- * none) and `protocol.ext.allow` (set to never).
- */
-const unsafe: SimpleGitOptions['unsafe'] = {
-  allowUnsafeConfigEnvCount: true,
-  allowUnsafeConfigPaths: true,
-  allowUnsafeSshCommand: true,
-  allowUnsafeCredentialHelper: true,
-  allowUnsafeProtocolOverride: true,
-};
+/** How long a git interrupted at its deadline has to exit before it is killed, in ms. */
+const killGraceMs = 5_000;
 
 /** Runs `git <args>` and resolves with its stdout (untrimmed; `-z` output stays intact). */
 export async function runGit(args: readonly string[], options: GitRunOptions): Promise<string> {
   const command = args.find((a) => !a.startsWith('-')) ?? 'git';
-  const controller = new AbortController();
-  const timer = options.clock.setTimeout(() => controller.abort(), options.timeoutMs);
   const secrets = options.secrets ?? [];
-  // What the failing process said, kept here: simple-git rewraps whatever error the handler returns.
-  let failure: GitCommandError | undefined;
-  try {
-    const git = simpleGit({
-      baseDir: options.cwd,
-      abort: controller.signal,
-      unsafe,
-      trimmed: false,
-      // simple-git treats a non-zero exit with an empty stderr as success; here every non-zero exit is a failure.
-      errors: (error, result) => {
-        if (error instanceof GitPluginError || controller.signal.aborted) return error;
-        if (error === undefined && result.exitCode === 0) return undefined;
-        const stderr = Buffer.concat(result.stdErr).toString('utf8');
-        const text = stderr.trim() !== '' ? stderr : Buffer.concat(result.stdOut).toString('utf8');
-        failure = new GitCommandError(command, redact(text.trim() || `exit code ${result.exitCode}`, secrets), false);
-        return failure;
-      },
-    }).env({ ...options.env });
-    return await git.raw([...args]);
-  } catch (err) {
-    // An interrupted git may still have written to stderr, and simple-git then reports that text instead of the abort.
-    if (controller.signal.aborted) throw new GitCommandError(command, '', true);
-    if (failure !== undefined) throw failure;
-    throw new GitCommandError(command, redact(err instanceof Error ? err.message : String(err), secrets), false);
-  } finally {
-    options.clock.clearTimeout(timer);
-  }
+  return new Promise<string>((resolve, reject) => {
+    // Its own process group, so that the deadline reaches the helpers git starts (git-remote-http, ssh) too,
+    // as an interrupt from a terminal reaches its whole foreground group.
+    const child = spawn('git', [...args], { cwd: options.cwd, env: { ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    let exited = false;
+    let timedOut = false;
+    let done = false;
+    let killer: unknown;
+    const signalGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // The group is gone already.
+      }
+    };
+    const finish = (error: GitCommandError | undefined, out = ''): void => {
+      if (done) return;
+      done = true;
+      options.clock.clearTimeout(timer);
+      if (killer !== undefined) options.clock.clearTimeout(killer);
+      child.stdout.destroy();
+      child.stderr.destroy();
+      if (error !== undefined) reject(error);
+      else resolve(out);
+    };
+    const timer = options.clock.setTimeout(() => {
+      timedOut = true;
+      // A git that has exited but whose helpers still hold its output open is past its deadline all the same.
+      if (exited) return finish(new GitCommandError(command, '', true));
+      // SIGINT first, as a terminal would: git removes its lock files on it. A git that ignores it is killed.
+      signalGroup('SIGINT');
+      killer = options.clock.setTimeout(() => signalGroup('SIGKILL'), killGraceMs);
+    }, options.timeoutMs);
+    child.once('error', (err) => finish(new GitCommandError(command, redact(err.message, secrets), false)));
+    child.once('exit', () => {
+      exited = true;
+      if (timedOut) finish(new GitCommandError(command, '', true));
+    });
+    child.once('close', (code) => {
+      if (timedOut) return finish(new GitCommandError(command, '', true));
+      const out = Buffer.concat(stdout).toString('utf8');
+      if (code === 0) return finish(undefined, out);
+      const err = Buffer.concat(stderr).toString('utf8');
+      const text = err.trim() !== '' ? err : out;
+      finish(new GitCommandError(command, redact(text.trim() || `exit code ${code ?? 'none (killed by a signal)'}`, secrets), false));
+    });
+  });
 }
+

@@ -261,7 +261,7 @@ async function readableFile(path: string, what: string, option: string): Promise
   }
 }
 
-/** Variables git and its helpers read that the agent sets itself or must not inherit (simple-git also refuses several of them). */
+/** Variables git and its helpers read that the agent sets itself or must not inherit (git would otherwise take them from the machine). */
 const droppedVariables = new Set(['EDITOR', 'VISUAL', 'PAGER', 'SSH_ASKPASS', 'PREFIX', 'LANGUAGE', 'LC_ALL', 'LC_MESSAGES']);
 /** GIT_* variables that may pass from the agent's environment to git: TLS trust settings for private CAs. */
 const passedGitVariables = new Set(['GIT_SSL_CAINFO', 'GIT_SSL_CAPATH', 'GIT_HTTP_USER_AGENT']);

@@ -5,7 +5,7 @@
  *
  * Plumbing needs stdin (`hash-object --stdin`, `commit-tree`) and per-call
  * environment (`GIT_INDEX_FILE`, author and committer), which is why this
- * spawns git itself rather than going through simple-git.
+ * spawns git itself, as the source stage does (ADR 0005).
  */
 import { spawn } from 'node:child_process';
 
