@@ -14,9 +14,24 @@ export type ProblemFormat = (typeof problemFormats)[number];
 /** Maps a repository path to the path shown to the user (e.g. prefixed with the directory given on the command line). */
 export type DisplayPath = (file: string) => string;
 
-/** One problem as `file:line:col: message`. */
+// C0 controls but tab, DEL, C1 controls and the Unicode line and paragraph separators.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this escapes
+const controls = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/gu;
+const named: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\u001b': '\\e' };
+
+/**
+ * `text` with every control character written as an escape (`\n`, `\r`,
+ * `\e`, `\u0007`…). File names and values in messages come from the
+ * repository: a raw newline would start a second line that names no file (or
+ * forges one), and an escape sequence would rewrite the user's terminal.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(controls, (ch) => named[ch] ?? `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+}
+
+/** One problem as `file:line:col: message`, always one line: control characters in the file name or message are escaped (see {@link escapeControls}). */
 export function formatProblemLine(problem: Problem, display: DisplayPath = (f) => f): string {
-  return `${display(problem.file)}:${problem.line}:${problem.column}: ${problem.message}`;
+  return `${escapeControls(display(problem.file))}:${problem.line}:${problem.column}: ${escapeControls(problem.message)}`;
 }
 
 // GitHub's workflow-command escaping: data escapes %, CR and LF; property values also `:` and `,`.

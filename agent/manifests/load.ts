@@ -151,10 +151,39 @@ function prefixed(path: readonly PathSegment[], message: string): string {
   return where === '' ? message : `${where}: ${message}`;
 }
 
+/** The largest value of a Kubernetes `int32` field; the API server refuses more, so a rollout would fail at its first write. */
+const int32Max = 2_147_483_647;
+
+/** The `int32` counts of each target kind that rollgate reads (replicas, nodes, partition), as paths into the object. */
+function int32Paths(kind: TargetKind, spec: { readonly [key: string]: JsonValue }): PathSegment[][] {
+  switch (kind) {
+    case 'StatefulSet':
+      return [['spec', 'replicas'], ['spec', 'minReadySeconds'], ['spec', 'updateStrategy', 'rollingUpdate', 'partition']];
+    case 'Deployment':
+      return [['spec', 'replicas'], ['spec', 'minReadySeconds'], ['spec', 'progressDeadlineSeconds']];
+    case 'RedisEnterpriseCluster':
+      return [['spec', 'nodes']];
+    case 'TidbCluster':
+      return tidbComponents.filter((c) => isObj(spec[c])).map((c) => ['spec', c, 'replicas']);
+  }
+}
+
+function valueAt(root: JsonValue, path: readonly PathSegment[]): JsonValue | undefined {
+  let node: JsonValue | undefined = root;
+  for (const segment of path) node = isObj(node) && typeof segment === 'string' && Object.hasOwn(node, segment) ? node[segment] : undefined;
+  return node;
+}
+
 /** Checks of a target object that its schema cannot express. */
 function targetChecks(kind: TargetKind, object: { readonly [key: string]: JsonValue }): { path: PathSegment[]; part: 'key' | 'value'; message: string }[] {
   const out: { path: PathSegment[]; part: 'key' | 'value'; message: string }[] = [];
   const spec = isObj(object.spec) ? object.spec : {};
+  for (const path of int32Paths(kind, spec)) {
+    const value = valueAt(object, path);
+    if (typeof value === 'number' && value > int32Max) {
+      out.push({ path, part: 'value', message: `must be at most ${int32Max}: Kubernetes stores it as a 32-bit integer and refuses ${value}` });
+    }
+  }
   if (kind === 'TidbCluster') {
     const version = typeof spec.version === 'string' ? spec.version : undefined;
     for (const component of tidbComponents) {
@@ -303,7 +332,7 @@ function analyzeText(path: string, text: string, target: string | undefined, ctx
         break;
     }
   }
-  return { path, target, problems, entries, unidentified, declared, claims, documents: parsed.documents, locate: lazyLocate(text, ctx.limits.maxDocumentsPerFile) };
+  return { path, target, problems, entries, unidentified, declared, claims, documents: parsed.documents, locate: lazyLocate(text, ctx.limits.maxDocumentsPerFile, ctx.limits.maxDepth) };
 }
 
 /** The values files a HelmRelease document names, as far as they can be read, whether or not the document is valid. */
@@ -811,17 +840,30 @@ function findTargetCycle(targets: ReadonlyMap<string, AssembledTarget>, config: 
 }
 
 function hasCycle(graph: ReadonlyMap<string, readonly string[]>): boolean {
+  // Iterative, like findTargetCycle: a long chain of clusters must not overflow the stack.
   const state = new Map<string, 1 | 2>();
-  const visit = (node: string): boolean => {
-    state.set(node, 1);
-    for (const next of graph.get(node) ?? []) {
+  for (const start of graph.keys()) {
+    if (state.has(start)) continue;
+    const stack: { node: string; next: number }[] = [{ node: start, next: 0 }];
+    state.set(start, 1);
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1] as { node: string; next: number };
+      const out = graph.get(frame.node) ?? [];
+      if (frame.next >= out.length) {
+        state.set(frame.node, 2);
+        stack.pop();
+        continue;
+      }
+      const next = out[frame.next++] as string;
       const s = state.get(next);
-      if (s === 1 || (s === undefined && visit(next))) return true;
+      if (s === 1) return true;
+      if (s === undefined) {
+        state.set(next, 1);
+        stack.push({ node: next, next: 0 });
+      }
     }
-    state.set(node, 2);
-    return false;
-  };
-  return [...graph.keys()].some((node) => !state.has(node) && visit(node));
+  }
+  return false;
 }
 
 function comparePositions(a: Position, b: Position): number {

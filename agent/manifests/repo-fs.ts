@@ -140,8 +140,18 @@ function compareNames(a: string, b: string): number {
 export async function walkRepository(root: string, options: WalkOptions): Promise<WalkResult> {
   const files: string[] = [];
   const problems: Problem[] = [];
-  // Drop bases inside other bases so that nothing is listed twice.
-  const bases = [...new Set(options.bases)].sort(compareNames).filter((b, i, all) => !all.slice(0, i).some((o) => o === '' || b.startsWith(`${o}/`)));
+  // Drop bases inside other bases so that nothing is listed twice: a base goes when it or an ancestor is kept already.
+  // Looking ancestors up in a set keeps this linear; rollgate.yaml may name thousands of paths.
+  const unique = [...new Set(options.bases)];
+  const kept = new Set<string>();
+  const covered = (base: string): boolean => {
+    if (kept.has('') || kept.has(base)) return true;
+    for (let at = base.indexOf('/'); at >= 0; at = base.indexOf('/', at + 1)) if (kept.has(base.slice(0, at))) return true;
+    return false;
+  };
+  // Shorter paths first, so that an ancestor is always considered before what it covers.
+  for (const base of [...unique].sort((a, b) => a.length - b.length || compareNames(a, b))) if (!covered(base)) kept.add(base);
+  const bases = unique.filter((b) => kept.has(b)).sort(compareNames);
   let full = false;
   const add = (path: string): void => {
     if (full) return;

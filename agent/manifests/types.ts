@@ -84,7 +84,7 @@ export interface Limits {
   readonly maxFiles: number;
   /** Most nodes that alias expansion may add to one file (billion-laughs guard). Default 10,000. */
   readonly maxAliasNodes: number;
-  /** Deepest nesting of mappings and sequences in a document. Default 64. */
+  /** Deepest nesting of mappings and sequences in a document. Default 64; never more than 512, whatever is asked (the YAML composer recurses per level). */
   readonly maxDepth: number;
 }
 

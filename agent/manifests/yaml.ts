@@ -16,9 +16,16 @@
  * - `__proto__` is refused as a key, so no later spread or merge can be
  *   tricked into touching a prototype;
  * - a `%YAML 1.1` directive is refused: the `yaml` package would switch to
- *   1.1 rules (`yes` is true, `0777` is octal) and silently change values.
+ *   1.1 rules (`yes` is true, `0777` is octal) and silently change values;
+ * - nesting is measured on the parser's token tree, without recursion, before
+ *   the `yaml` package's composer (which recurses once per level) sees a
+ *   document: a 4 KB line of `- - - …` used to exhaust the stack there, and
+ *   the package reported that as "maximum call stack size exceeded";
+ * - a plain `<<` key is refused: Kubernetes' own YAML reader (go-yaml)
+ *   merges it, YAML 1.2 does not, so the same file would mean one thing to
+ *   kubectl and another to rollgate.
  */
-import type { Document, Node as YamlNode } from 'yaml';
+import type { CST, Document, Node as YamlNode } from 'yaml';
 import { Composer, LineCounter, Parser, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { JsonValue, Limits, ProblemCode } from './types.ts';
 
@@ -80,8 +87,44 @@ interface Composed {
   readonly problems: YamlProblem[];
 }
 
-/** Splits `text` into YAML documents, stopping as soon as there are more than the limit allows. */
-function compose(text: string, maxDocuments: number): Composed {
+/**
+ * The deepest nesting rollgate reads, whatever `Limits.maxDepth` asks for: the
+ * `yaml` package's composer recurses once per level (several frames each) and
+ * runs out of stack somewhere near a thousand levels.
+ */
+export const maxComposableDepth = 512;
+
+/**
+ * The offset of the first node (in document order) nested deeper than
+ * `limit`, counting the document's root as level 1 like {@link convert};
+ * undefined when there is none. Walks the parser's token tree with an
+ * explicit stack, so depth costs no call stack. Scalar keys are not levels
+ * of their own (convert checks their values); collections used as keys are.
+ */
+function firstTooDeep(document: CST.Document, limit: number): number | undefined {
+  if (document.value === undefined) return undefined;
+  const stack: { token: CST.Token; depth: number }[] = [{ token: document.value, depth: 1 }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { token, depth } = next;
+    if (depth > limit) return token.offset;
+    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
+    // Pushed last to first, so that the first item is visited first.
+    for (let i = token.items.length - 1; i >= 0; i--) {
+      const item = token.items[i] as CST.CollectionItem;
+      if (item.value !== undefined) stack.push({ token: item.value, depth: depth + 1 });
+      const key = item.key;
+      if (key !== undefined && key !== null && (key.type === 'block-map' || key.type === 'block-seq' || key.type === 'flow-collection')) stack.push({ token: key, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Splits `text` into YAML documents, stopping as soon as there are more than
+ * the limit allows. A document nested deeper than `maxDepth` is reported and
+ * handed to the composer empty, so the composer never recurses that deep.
+ */
+function compose(text: string, maxDocuments: number, maxDepth: number = maxComposableDepth): Composed {
   const lineCounter = new LineCounter();
   const parser = new Parser(lineCounter.addNewLine);
   const composer = new Composer({
@@ -96,9 +139,23 @@ function compose(text: string, maxDocuments: number): Composed {
   });
   const docs: Document.Parsed[] = [];
   const problems: YamlProblem[] = [];
+  const depthLimit = Math.min(maxDepth, maxComposableDepth);
+  function* guarded(tokens: Iterable<CST.Token>): Generator<CST.Token> {
+    for (const token of tokens) {
+      const deep = token.type === 'document' ? firstTooDeep(token, depthLimit) : undefined;
+      if (deep === undefined) {
+        yield token;
+        continue;
+      }
+      const at = lineCounter.linePos(deep);
+      problems.push({ line: at.line, column: at.col, code: 'nesting-limit', message: `nesting deeper than ${depthLimit} levels` });
+      const { value: _dropped, ...empty } = token as CST.Document;
+      yield empty;
+    }
+  }
   // The parser is lazy: breaking out of this loop leaves the rest of the text unread,
   // so a file of a million `---` lines costs no more than maxDocuments + 1 documents.
-  for (const doc of composer.compose(parser.parse(text))) {
+  for (const doc of composer.compose(guarded(parser.parse(text)))) {
     if (docs.length === maxDocuments) {
       const at = lineCounter.linePos(doc.range[0]);
       problems.push({
@@ -214,6 +271,9 @@ function convert(node: YamlNode | null, ctx: ConvertContext, depth: number): Jso
         const name = typeof raw === 'string' ? raw : typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
         if (name === undefined) throw new Stop(problemAt(ctx, key, 'bad-key', 'mapping keys must be strings'));
         if (name === '__proto__') throw new Stop(problemAt(ctx, key, 'bad-key', 'the key "__proto__" is not allowed'));
+        if (name === '<<' && key.type === 'PLAIN') {
+          throw new Stop(problemAt(ctx, key, 'bad-key', 'merge keys (<<) are not supported: kubectl would merge them and rollgate would not, so the file would mean two things; write the fields out, or quote the key if "<<" is meant literally'));
+        }
         if (Object.hasOwn(out, name)) {
           // Report and keep going: every duplicate in a file is listed in one run.
           ctx.problems.push(problemAt(ctx, key, 'duplicate-key', `duplicate key ${JSON.stringify(name)}`));
@@ -316,7 +376,7 @@ function findAnchor(doc: Document.Parsed, name: string): YamlNode | undefined {
  * becomes a problem with a position.
  */
 export function parseYaml(text: string, limits: YamlLimits): ParsedYaml {
-  const { docs, lineCounter, problems } = compose(text, limits.maxDocumentsPerFile);
+  const { docs, lineCounter, problems } = compose(text, limits.maxDocumentsPerFile, limits.maxDepth);
   const pos = (offset: number): LineCol => {
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };
@@ -350,7 +410,7 @@ export function parseYaml(text: string, limits: YamlLimits): ParsedYaml {
     const ctx: ConvertContext = {
       doc,
       pos,
-      limits,
+      limits: { ...limits, maxDepth: Math.min(limits.maxDepth, maxComposableDepth) },
       problems,
       anchors: new Map(),
       active: new Set(),
@@ -375,11 +435,11 @@ export function parseYaml(text: string, limits: YamlLimits): ParsedYaml {
  * A {@link Locate} for text read earlier, which parses it again on first use
  * only: loaders keep text, not syntax trees, for every file of a repository.
  */
-export function lazyLocate(text: string, maxDocuments: number): Locate {
+export function lazyLocate(text: string, maxDocuments: number, maxDepth: number = maxComposableDepth): Locate {
   let locate: Locate | undefined;
   return (document, path, part) => {
     if (locate === undefined) {
-      const { docs, lineCounter } = compose(text, maxDocuments);
+      const { docs, lineCounter } = compose(text, maxDocuments, maxDepth);
       locate = locator(docs, lineCounter);
     }
     return locate(document, path, part);

@@ -188,3 +188,24 @@ targets:
     assert.deepEqual(impossibleSoaks(policy).map((s) => [s.gate.duration, s.deadline]), [[300_000, 300_000]]);
   });
 });
+
+// Found by the hostile campaign (chaos/hostile): thousands of clusters made the cluster checks quadratic, and the cycle
+// search recursed once per cluster of a dependsOn chain.
+describe('rollgate.yaml with thousands of clusters', () => {
+  const chain = (n: number, closing: string): string =>
+    `apiVersion: rollgate.dev/v1alpha1\nkind: Config\nclusters:\n- {name: c0, paths: [p0]${closing}}\n${Array.from({ length: n }, (_, i) => `- {name: c${i + 1}, paths: [p${i + 1}], dependsOn: [c${i}]}`).join('\n')}\n`;
+
+  test('reads a dependsOn chain of 15,000 clusters', () => {
+    const config = configOf(chain(15_000, ''));
+    assert.equal(config.clusters.length, 15_001);
+    assert.deepEqual(config.clusters.at(-1)?.dependsOn, ['c14999']);
+  });
+
+  test('reports a cycle through 15,000 clusters once, where it closes', () => {
+    const result = readConfig(parseYaml(chain(15_000, ', dependsOn: [c15000]'), defaultLimits), schemas);
+    const cycles = result.problems.filter((p) => p.code === 'dependency-cycle');
+    assert.equal(cycles.length, 1);
+    assert.equal(`${cycles[0]?.line}:${cycles[0]?.column}`, '5:39');
+    assert.match(cycles[0]?.message ?? '', /^clusters\[1\]\.dependsOn\[0\]: dependency cycle: c0 -> c15000 -> c14999 -> .* -> c1 -> c0$/);
+  });
+});

@@ -58,6 +58,16 @@ describe('reading a repository', () => {
     assert.deepEqual(walk.problems.map((p) => `${p.file} ${p.code}`), ['prod/shared-dir symlink-directory']);
   });
 
+  test('lists a file once however many bases cover it, in any order', async () => {
+    const root = await resolveRoot(dir);
+    const walk = (bases: string[]) => walkRepository(root, { bases, wants: () => true, skips: () => false, maxFiles: 100 });
+    const once = ['prod/a.yml', 'prod/b.yaml', 'prod/link.yaml', 'prod/sub/c.yaml'];
+    assert.deepEqual((await walk(['prod/sub/c.yaml', 'prod/sub', 'prod', 'prod/sub', 'prod/b.yaml'])).files, once);
+    // `prod-x` sorts between `prod` and `prod/…` and is no descendant of `prod`.
+    assert.deepEqual((await walk(['prod/sub', 'prod-x', 'prod'])).files, once);
+    assert.deepEqual((await walk(['shared', '', 'prod'])).files, [...once, 'shared/common.yaml']);
+  });
+
   test('follows a symlink to a file inside the repository and says where it read', async () => {
     const root = await resolveRoot(dir);
     assert.deepEqual(await readRepositoryFile(root, 'prod/link.yaml', 1024), { kind: 'text', text: 'shared: 1\n', target: 'shared/common.yaml' });

@@ -38,8 +38,17 @@ describe('parseYaml values (YAML 1.2 core schema)', () => {
     assert.deepEqual(read('1: a\ntrue: b\n').documents[0]?.value, { 1: 'a', true: 'b' });
   });
 
-  test('merge keys are plain keys in YAML 1.2', () => {
-    assert.deepEqual(read('a: &x {k: 1}\nb:\n  <<: *x\n').documents[0]?.value, { a: { k: 1 }, b: { '<<': { k: 1 } } });
+  test('a plain merge key is refused: kubectl (go-yaml) would merge it, YAML 1.2 would not', () => {
+    const parsed = read('a: &x {k: 1}\nb:\n  <<: *x\n');
+    assert.equal(parsed.documents[0]?.value, undefined);
+    assert.deepEqual(
+      parsed.problems.map((p) => `${p.line}:${p.column} ${p.code} ${p.message}`),
+      ['3:3 bad-key merge keys (<<) are not supported: kubectl would merge them and rollgate would not, so the file would mean two things; write the fields out, or quote the key if "<<" is meant literally'],
+    );
+  });
+
+  test('a quoted "<<" key is an ordinary key', () => {
+    assert.deepEqual(read('a: &x {k: 1}\nb:\n  "<<": *x\n').documents[0]?.value, { a: { k: 1 }, b: { '<<': { k: 1 } } });
   });
 });
 
@@ -107,6 +116,34 @@ describe('parseYaml problems', () => {
     const limits = { ...defaultLimits, maxDepth: 3 };
     assert.deepEqual(read('a: {b: 1}\n', limits).problems, []);
     assert.deepEqual(read('a: {b: [1]}\n', limits).problems.map((p) => p.code), ['nesting-limit']);
+  });
+
+  // Found by the hostile campaign (chaos/hostile): the yaml package's composer recursed once per level and reported
+  // "maximum call stack size exceeded" for a 4 KB file; nesting is now measured before the composer sees it.
+  const deep: [string, string, string][] = [
+    ['compact sequences, 2,000 levels on one line', `a:\n  ${'- '.repeat(2_000)}1\n`, '2:129'],
+    ['flow sequences, 100,000 levels', `a: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`, '1:67'],
+    ['flow mappings, 50,000 levels', `a: ${'{a: '.repeat(50_000)}1${'}'.repeat(50_000)}\n`, '1:256'],
+    ['block mappings, 1,000 levels', `${Array.from({ length: 1_000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n')} 1\n`, '65:65'],
+    ['explicit keys, 20,000 levels', `${'? '.repeat(20_000)}a\n`, '1:129'],
+  ];
+  for (const [name, text, at] of deep) {
+    test(`bounds nesting without running out of stack: ${name}`, () => {
+      const parsed = read(text);
+      assert.deepEqual(parsed.problems.map((p) => `${p.line}:${p.column} ${p.code} ${p.message}`), [`${at} nesting-limit nesting deeper than 64 levels`]);
+      assert.equal(parsed.documents[0]?.value, undefined);
+    });
+  }
+
+  test('a too-deep document leaves the other documents of the file readable', () => {
+    const parsed = read(`a: 1\n---\nb: ${'['.repeat(5_000)}${']'.repeat(5_000)}\n---\nc: 3\n`);
+    assert.deepEqual(parsed.documents.map((d) => d.value), [{ a: 1 }, undefined, { c: 3 }]);
+    assert.deepEqual(parsed.problems.map((p) => `${p.line}:${p.column} ${p.code}`), ['3:67 nesting-limit']);
+  });
+
+  test('never nests deeper than the composer can take, whatever maxDepth asks', () => {
+    const parsed = read(`a: ${'['.repeat(5_000)}${']'.repeat(5_000)}\n`, { ...defaultLimits, maxDepth: 1_000_000 });
+    assert.deepEqual(parsed.problems.map((p) => p.message), ['nesting deeper than 512 levels']);
   });
 
   test('refuses collection and null keys', () => {

@@ -164,6 +164,22 @@ export const cases: readonly CorpusCase[] = [
     files: { 'prod/many.yaml': { generate: () => 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n'.repeat(501) } },
     expected: ['prod/many.yaml:2000:1: more than 500 YAML documents in one file; rollgate reads at most 500'],
   },
+  // Found by the hostile campaign (chaos/hostile): each used to print "maximum call stack size exceeded".
+  {
+    name: 'deep-compact-sequences',
+    files: { 'prod/deep.yaml': { generate: () => `a:\n  ${'- '.repeat(2_000)}1\n` } },
+    expected: ['prod/deep.yaml:2:129: nesting deeper than 64 levels'],
+  },
+  {
+    name: 'deep-nesting-in-rollgate-yaml',
+    files: { 'rollgate.yaml': { generate: () => config(`exclude: ${'['.repeat(30_000)}${']'.repeat(30_000)}\n`) } },
+    expected: ['rollgate.yaml:9:73: nesting deeper than 64 levels'],
+  },
+  {
+    name: 'merge-key',
+    files: { 'prod/cache.yaml': `x-base: &base {replicas: 9}\n${sts('cache').replace('  replicas: 3\n', '  <<: *base\n')}` },
+    expected: ['prod/cache.yaml:8:3: merge keys (<<) are not supported: kubectl would merge them and rollgate would not, so the file would mean two things; write the fields out, or quote the key if "<<" is meant literally'],
+  },
   {
     name: 'not-a-mapping',
     files: { 'prod/list.yaml': '- apiVersion: v1\n  kind: ConfigMap\n' },
@@ -254,6 +270,27 @@ export const cases: readonly CorpusCase[] = [
     name: 'values-without-descriptor',
     files: { 'prod/tidb/values.yaml': values },
     expected: ['prod/tidb/values.yaml:1:1: not a Kubernetes object: apiVersion and kind are missing; if these are Helm values, add a rollgate.dev/v1alpha1 HelmRelease next to them'],
+  },
+  {
+    name: 'replicas-beyond-int32',
+    files: { 'prod/cache.yaml': sts('cache').replace('replicas: 3', 'replicas: 2147483648'), 'prod/rec.yaml': rec('  nodes: 1e300\n  redisEnterpriseImageSpec: {repository: redislabs/redis, versionTag: 7.4.6-22}\n') },
+    expected: [
+      'prod/cache.yaml:7:13: spec.replicas: must be at most 2147483647: Kubernetes stores it as a 32-bit integer and refuses 2147483648',
+      'prod/rec.yaml:7:10: spec.nodes: must be at most 2147483647: Kubernetes stores it as a 32-bit integer and refuses 1e+300',
+    ],
+  },
+  {
+    name: 'control-characters-in-messages',
+    files: {
+      'prod/cache.yaml': sts('cache').replace('apiVersion: apps/v1', 'apiVersion: "apps/v1\\nprod/cache.yaml:1:1: forged"'),
+      'prod/evil\nrollgate.yaml:1:1: forged.yaml': 'kind: [\n',
+      'prod/\u001b[2J.yaml': 'apiVersion: v1\nkind: Nope\nmetadata: {name: x}\n',
+    },
+    expected: [
+      'prod/\\e[2J.yaml:2:7: kind: unknown kind "Nope" (apiVersion v1); rollgate rolls out TidbCluster, RedisEnterpriseCluster, StatefulSet, Deployment and Helm releases, and accepts common Kubernetes kinds beside them; move other files out of the cluster\'s paths or list them under exclude',
+      'prod/cache.yaml:1:13: apiVersion: StatefulSet is served as apps/v1, not apps/v1\\nprod/cache.yaml:1:1: forged',
+      'prod/evil\\nrollgate.yaml:1:1: forged.yaml:2:1: flow sequence in block collection must be sufficiently indented and end with a ]',
+    ],
   },
   {
     name: 'wrong-types',
