@@ -17,7 +17,7 @@ import { forceUpgradeAnnotation, lastAppliedAnnotation, normalize, planTarget, p
 import { redisClusterImage, templateImages } from '../plan/versions.ts';
 import { GateFailure, sleep, Stopped, waitForHttp, waitForWindows, gateUrl, realClock, type ApprovalSource, type RolloutClock } from './gates.ts';
 import { combinePatches, mergePatchFor, type JsonObject } from './merge-patch.ts';
-import { progressAnnotation, progressPatch, readProgress, stepKey, type Progress, type StepProgress } from './progress.ts';
+import { parseStepKey, progressAnnotation, progressPatch, readProgress, stepIndex, stepKey, type Progress, type StepProgress } from './progress.ts';
 import type { Reporter, RolloutPhase, RolloutTransition, StageProgress } from './reporter.ts';
 import { deploymentRollout, podFailure, redisClusterFailure, redisClusterStatus, statefulSetRollout, tidbComponentStatus } from './status.ts';
 import type { ClusterWriter } from './writer.ts';
@@ -42,6 +42,12 @@ export interface ExecutorOptions {
   readonly approvals?: ApprovalSource;
   /** Targets rolling at once. Default 4. */
   readonly concurrency?: number;
+  /**
+   * How long after a rollout finished or halted, in ms on `clock`, a process
+   * that finds it still replays its transitions (see {@link RolloutTransition.replay}).
+   * Unfinished rollouts are always replayed. Default 15 minutes.
+   */
+  readonly replayWindowMs?: number;
   readonly fetch?: typeof fetch;
 }
 
@@ -200,7 +206,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
       source: revision.source === '' ? undefined : (progress?.source ?? revision.source),
       planHash: progress?.planHash ?? plan?.hash ?? '',
       phase,
-      ...(progress?.step !== undefined ? { stage: progress.step.stage } : {}),
+      ...(progress?.step !== undefined ? { stage: progress.step.stage, step: stepIndex(progress.done, progress.step.stage) } : {}),
       stages: stageProgress(plan, progress),
       startedAt: iso(progress?.startedAt ?? clock.now()),
       ...(phase === 'Succeeded' || phase === 'Halted' || phase === 'Refused' || phase === 'Superseded' ? { finishedAt: iso(clock.now()) } : {}),
@@ -214,6 +220,48 @@ export function createExecutor(options: ExecutorOptions): Executor {
     } catch (err) {
       // A reporter that fails never stops a rollout; the transition is in the log.
       log.error({ target: target.id, err }, 'reporter failed');
+    }
+  }
+
+  /**
+   * Rollouts whose transitions this executor has reported or replayed, as
+   * `target|source|startedAt`: a rollout found in the cluster that is not
+   * here was carried by another process, which may have died before its
+   * reporters wrote what it reported.
+   */
+  const known = new Set<string>();
+  const rolloutKey = (id: string, progress: Progress): string => `${id}|${progress.source}|${progress.startedAt}`;
+  const replayWindow = options.replayWindowMs ?? 15 * 60_000;
+
+  /**
+   * Reports again every transition the progress record shows happened: the
+   * rollout it superseded, each step done, the step in flight, and its halt
+   * or success (those two only within the replay window, so a restart does
+   * not replay a fleet's old rollouts). Reporters write each transition once,
+   * so what was written already is skipped; what a killed process queued and
+   * never wrote is written now.
+   */
+  async function replay(target: Target, progress: Progress): Promise<void> {
+    known.add(rolloutKey(target.id, progress));
+    const ended = progress.finishedAt ?? progress.halted?.at;
+    if (ended !== undefined && clock.now() - ended > replayWindow) return;
+    const plan = planTarget(target, { live, now: clock.now(), targets: revision.targets });
+    const again = { replay: true };
+    const superseded = progress.supersedes;
+    if (superseded !== undefined) {
+      await report(target, 'Superseded', { ...superseded, done: [], deleted: [] }, undefined, `${target.id}: revision ${superseded.source.slice(0, 12)} superseded by ${progress.source.slice(0, 12)}`, { ...again, finishedAt: iso(progress.startedAt) });
+    }
+    for (const [position, key] of progress.done.entries()) {
+      const step = parseStepKey(key);
+      if (step === undefined) continue;
+      const before = { ...progress, done: progress.done.slice(0, position), step: { stage: step.stage, pods: step.pods, startedAt: progress.startedAt, written: true } };
+      await report(target, 'Progressing', before, plan, `${target.id}: ${step.stage}, restarting ${step.pods.join(', ')}`, again);
+    }
+    if (progress.step !== undefined) await report(target, 'Progressing', progress, plan, `${target.id}: ${progress.step.stage}, restarting ${progress.step.pods.join(', ')}`, again);
+    if (progress.halted !== undefined) {
+      await report(target, 'Halted', progress, plan, progress.halted.message, { ...again, error: { code: progress.halted.code, message: progress.halted.message }, finishedAt: iso(progress.halted.at) });
+    } else if (progress.finishedAt !== undefined) {
+      await report(target, 'Succeeded', progress, plan, `${target.id} matches ${progress.source.slice(0, 12)}`, { ...again, finishedAt: iso(progress.finishedAt) });
     }
   }
 
@@ -267,6 +315,20 @@ export function createExecutor(options: ExecutorOptions): Executor {
     return combinePatches(patch, { spec: pins }, partition, { metadata: { annotations: { [lastAppliedAnnotation]: JSON.stringify(normalize(target.object)) } } });
   }
 
+  /** The images, by container, a step of `component` moves its pods to under the current revision (see {@link StepProgress.images}). */
+  function stepImages(target: Target, component: string): Record<string, string> | undefined {
+    if (target.kind === 'TidbCluster') {
+      const image = tidbComponentImage(target.object, component as TidbComponent);
+      return image === undefined ? undefined : { [component]: image };
+    }
+    if (target.kind === 'RedisEnterpriseCluster') {
+      const image = redisClusterImage(target.object);
+      return image === undefined ? undefined : { [redisNodeContainer]: image };
+    }
+    if (target.kind === 'StatefulSet') return templateImages(target.object);
+    return undefined;
+  }
+
   /** What the step waits for before its gates: the workload's own status. undefined when done; throws GateFailure when it cannot get there. */
   function workloadState(target: Target, step: StepProgress, component: string): string | undefined {
     const ns = target.namespace;
@@ -280,7 +342,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
         const tc = liveObject(target);
         const stsName = `${target.name}-${component}`;
         const sts = live.object(target.cluster, 'StatefulSet', ns, stsName);
-        const image = tidbComponentImage(target.object, component as TidbComponent);
+        const image = step.images?.[component] ?? tidbComponentImage(target.object, component as TidbComponent);
         for (const name of step.pods) {
           const p = pod(name);
           if (p === undefined || podContainerImage(p, component) !== image) return `waiting for ${name} to restart at ${image ?? 'the new image'}`;
@@ -292,7 +354,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
         const rec = liveObject(target);
         const failure = redisClusterFailure(rec);
         if (failure !== undefined) throw new GateFailure('operator', failure);
-        const image = redisClusterImage(target.object);
+        const image = step.images?.[redisNodeContainer] ?? redisClusterImage(target.object);
         for (const name of step.pods) {
           const p = pod(name);
           if (p === undefined || podContainerImage(p, redisNodeContainer) !== image) return `waiting for ${name} to restart at ${image ?? 'the new image'}`;
@@ -303,7 +365,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
       case 'StatefulSet': {
         const sts = liveObject(target);
         const updateRevision = (sts?.['status'] as { updateRevision?: string } | undefined)?.updateRevision;
-        const images = templateImages(target.object);
+        const images = step.images ?? templateImages(target.object);
         for (const name of step.pods) {
           const p = pod(name);
           if (p === undefined) return `waiting for ${name} to be created`;
@@ -447,11 +509,21 @@ export function createExecutor(options: ExecutorOptions): Executor {
       const source = revision.source;
       const liveTarget = liveObject(target);
       let progress = liveTarget === undefined ? undefined : readProgress(liveTarget.metadata.annotations);
+      if (progress !== undefined && !known.has(rolloutKey(id, progress))) await replay(target, progress);
 
       // A step in flight is finished first, whichever revision is current: its pods are already moving.
       if (progress?.step !== undefined && progress.halted === undefined) {
         const plan = planTarget(target, { live, now: clock.now(), targets: revision.targets });
         try {
+          if (!progress.step.written && progress.source !== source) {
+            // Recorded for an older revision and never acknowledged: that revision's write cannot be
+            // rebuilt from the newer one, and writing the newer one's would not be the step recorded.
+            // Dropping it is safe: pods that did start moving restart at most once more, toward the newer
+            // revision, whose rollout plans again from the live state.
+            const { step: _dropped, ...rest } = progress;
+            progress = await persist(target, rest);
+            continue;
+          }
           if (!progress.step.written) {
             // The agent stopped between recording the step and its write: the write is idempotent, make it.
             const stagePlan = plan?.stages.find((s) => s.component === progress?.step?.stage);
@@ -491,14 +563,19 @@ export function createExecutor(options: ExecutorOptions): Executor {
       if (progress === undefined || progress.source !== source) {
         const superseded = progress !== undefined && progress.finishedAt === undefined && progress.halted === undefined;
         if (superseded) await report(target, 'Superseded', progress, plan, `${target.id}: revision ${progress?.source.slice(0, 12) ?? ''} superseded by ${source.slice(0, 12)}`);
-        progress = await persist(target, {
+        const replaced = superseded && progress !== undefined ? { supersedes: { source: progress.source, planHash: progress.planHash, startedAt: progress.startedAt } } : {};
+        const fresh: Progress = {
           source,
           planHash: plan.hash,
           startedAt: clock.now(),
           done: [],
           deleted: [],
+          ...replaced,
           ...(target.kind === 'StatefulSet' ? { previousTemplate: liveTarget['spec'] !== undefined ? (liveTarget['spec'] as { template?: unknown }).template : undefined } : {}),
-        });
+        };
+        // This process reports the new rollout's transitions itself: nothing to replay.
+        known.add(rolloutKey(id, fresh));
+        progress = await persist(target, fresh);
       }
       const stage = plan.stages[0];
       if (stage === undefined) {
@@ -544,7 +621,8 @@ export function createExecutor(options: ExecutorOptions): Executor {
         }
         const steps = stage.steps[0];
         if (steps === undefined) continue;
-        progress = await persist(target, { ...progress, step: { stage: stage.component, pods: steps.pods, startedAt: clock.now(), written: false } });
+        const images = stepImages(target, stage.component);
+        progress = await persist(target, { ...progress, step: { stage: stage.component, pods: steps.pods, startedAt: clock.now(), written: false, ...(images !== undefined ? { images } : {}) } });
         await report(target, 'Progressing', progress, plan, `${target.id}: ${stage.component} ${stage.from ?? ''}${stage.to !== undefined ? ` → ${stage.to}` : ''}, restarting ${steps.pods.join(', ')}`);
         await access(target.cluster).writer.mergePatch(ref(target), stepPatch(target, plan, stage, steps.pods, liveTarget));
         if (stage.drive === 'on-delete') {

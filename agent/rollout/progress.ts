@@ -20,6 +20,14 @@ export interface StepProgress {
   readonly written: boolean;
   /** When the step's pods were all Ready (soak counts from here); undefined until then. */
   readonly readyAt?: number;
+  /**
+   * The image each of the step's pods must run, by container, once the step
+   * is done: recorded when the step starts, so that a step in flight is
+   * finished against the revision that started it even when a newer one has
+   * arrived since (its pods are moving to these images, not the newer ones).
+   * Absent in records written before it existed, and for Deployments.
+   */
+  readonly images?: Readonly<Record<string, string>>;
 }
 
 /** Everything rollgate records about a target's rollout. */
@@ -43,11 +51,34 @@ export interface Progress {
   readonly halted?: { readonly code: string; readonly message: string; readonly at: number };
   /** When the rollout finished (succeeded). */
   readonly finishedAt?: number;
+  /**
+   * The unfinished rollout this one replaced, so that its `Superseded`
+   * transition can be reported again by a process that did not see it
+   * happen (the one that did may have died before its reporters wrote it).
+   */
+  readonly supersedes?: { readonly source: string; readonly planHash: string; readonly startedAt: number };
 }
 
 /** The key of a step in {@link Progress.done}. */
 export function stepKey(stage: string, pods: readonly string[]): string {
   return `${stage}:${pods.join(',')}`;
+}
+
+/**
+ * The 0-based index of the step of `stage` that comes after the steps of
+ * `stage` already in `done`: steps are done in order, so this is the
+ * number of them. Stable across restarts, because `done` is persisted.
+ */
+export function stepIndex(done: readonly string[], stage: string): number {
+  return done.filter((d) => d.startsWith(`${stage}:`)).length;
+}
+
+/** Splits a {@link Progress.done} key into its stage and pods; undefined for a key that is not `stage:pods`. */
+export function parseStepKey(key: string): { readonly stage: string; readonly pods: readonly string[] } | undefined {
+  const colon = key.indexOf(':');
+  if (colon <= 0) return undefined;
+  const pods = key.slice(colon + 1);
+  return { stage: key.slice(0, colon), pods: pods === '' ? [] : pods.split(',') };
 }
 
 /** Reads the progress annotation of an object, or undefined when absent or unreadable (then the rollout starts afresh from the live state). */

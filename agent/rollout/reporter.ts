@@ -68,6 +68,17 @@ export interface RolloutTransition {
   readonly error?: { readonly code: string; readonly message: string };
   /** For Waiting: what the rollout waits for (`approval`, `maintenanceWindow`, `hold`) and until when, if known. */
   readonly waitingFor?: { readonly gate: string; readonly description: string; readonly until?: string };
+  /**
+   * True when the transition happened earlier and is reported again: a
+   * process that resumes a rollout it did not start replays the rollout's
+   * transitions from the progress record, because the process that first
+   * reported them may have been killed before its reporters wrote them
+   * (status commits are queued, not written, when `report` returns).
+   * Reporters that record (status commits) write a replayed transition they
+   * do not have yet; reporters that only announce (Kubernetes Events) may
+   * skip it. `at` is the time of the replay.
+   */
+  readonly replay?: boolean;
 }
 
 /** Receives transitions. Implementations must be idempotent: the same transition may be reported again after a restart. */
