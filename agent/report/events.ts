@@ -49,6 +49,9 @@ export function createEventReporter(options: { readonly clusters: ReadonlyMap<st
   const apis = new Map<string, CoreV1Api>();
   return {
     async report(transition) {
+      // A replay repeats, after a restart, what an earlier process may already have recorded; an Event has no
+      // identity to tell the two apart, so replays are left to the reporters that can (status commits).
+      if (transition.replay === true) return;
       const kubeConfig = options.clusters.get(transition.cluster);
       if (kubeConfig === undefined) return;
       let api = apis.get(transition.cluster);

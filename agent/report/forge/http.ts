@@ -60,7 +60,12 @@ export function createForgeFetch(options: ForgeFetchOptions): ForgeFetch {
         failure = err;
         outcome = { kind: 'network' };
       }
-      const decision = decideRetry(outcome, attempt, clock.now(), random, policy);
+      let decision = decideRetry(outcome, attempt, clock.now(), random, policy);
+      // A POST that failed with a 5xx or on the network may still have been applied (a comment created, its
+      // answer lost): sending it again could post the comment twice. It fails instead; the next pass lists the
+      // comments and finds by its marker what this one made. A rate limit refuses before doing anything, so
+      // it is still waited out.
+      if (method === 'POST' && decision.action === 'retry' && decision.reason !== 'rate-limited') decision = { action: 'fail', code: 'unavailable' };
       if (decision.action === 'return' && response !== undefined) return response;
       const status = response?.status;
       const what = failure !== undefined ? networkText(failure) : `answered ${status}`;

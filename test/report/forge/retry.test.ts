@@ -9,7 +9,7 @@ import { backoffMs, decideRetry, defaultRetryPolicy, parseRetryAfter, quotaReset
 import { memoryLogger } from '../../helpers/memory-logger.ts';
 import { testClock } from './clock.ts';
 import { startFakeForge, type FakeForge } from './fake-forge.ts';
-import { ghPull, github } from './forge-models.ts';
+import { addComment, forgeModel, ghPull, github } from './forge-models.ts';
 
 const now = Date.parse('2026-11-20T10:00:00Z');
 const response = (status: number, headers: Record<string, string> = {}, body?: string): AttemptOutcome => ({ kind: 'response', status, header: (name) => headers[name] ?? null, ...(body !== undefined ? { body } : {}) });
@@ -128,6 +128,30 @@ describe('GitHub client under rate limits and outages', () => {
     assert.equal(err.code, 'rate-limited');
     assert.equal(err.retryAfterMs, 900_000);
     assert.deepEqual(clock.delays, []);
+  });
+
+  it('never sends a comment twice: a POST answered 502 fails at once, and the next ensure finds the comment the forge made', async () => {
+    const { provider, clock } = setup();
+    const m = forgeModel();
+    // The forge stores the comment, then its gateway loses the answer.
+    fake.expect(github.listComments(m, 7), {
+      method: 'POST',
+      path: '/repos/acme/db/issues/7/comments',
+      reply: (request) => {
+        addComment(m, 7, m.self, (request.json() as { body: string }).body);
+        return { status: 502, json: { message: 'Bad Gateway' } };
+      },
+    });
+    const err = await provider.ensureComment(7, 'plan', 'the plan').catch((e: unknown) => e);
+    fake.verify();
+    assert.ok(err instanceof ForgeError);
+    assert.equal(err.code, 'unavailable');
+    assert.deepEqual(clock.delays, [], 'not retried');
+
+    fake.expect(github.listComments(m, 7));
+    assert.equal((await provider.ensureComment(7, 'plan', 'the plan')).action, 'unchanged');
+    fake.verify();
+    assert.equal(m.comments.get(7)?.length, 1);
   });
 
   it('retries network errors and fails with unavailable when the forge is gone', async () => {
