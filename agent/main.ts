@@ -7,19 +7,20 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { agentUserAgent, withUserAgent } from './live/http.ts';
 import { createCommentApprovals, createForgeReporter, createGitHubProvider, createGitLabProvider, createPullRequestIndex, createPullRequestReviewer, type ForgeProvider } from './report/forge/index.ts';
 import type { RolloutOutcome } from './rollout/executor.ts';
 import type { RolloutClock } from './rollout/gates.ts';
 import type { Reporter } from './rollout/reporter.ts';
 import { createAgent, type Agent, type ReconcileResult } from './runtime/agent.ts';
-import { ConfigError, type AgentConfig } from './runtime/config.ts';
+import { ConfigError, secretVariablesOf, sourceAuthOf, type AgentConfig } from './runtime/config.ts';
 import { createLeaseClient } from './runtime/leader.ts';
 import { createMetrics, type Metrics } from './runtime/metrics.ts';
 import { startOpsServer, type OpsServer, type RouteHandler } from './runtime/ops-server.ts';
 import { createPlanFor } from './runtime/review.ts';
 import { createShardedLeadership, type ShardedLeadership } from './runtime/shards.ts';
 import { createPollSchedule } from './source/index.ts';
-import { gitEnvironment } from './source/remote.ts';
+import { gitEnvironment, loadCredentials, parseRemoteUrl } from './source/remote.ts';
 import { createWebhookReceiver, type WebhookReceiver } from './webhook/index.ts';
 
 /** What `runAgent` needs from its caller. */
@@ -131,7 +132,7 @@ export async function runAgent(options: RunOptions): Promise<number> {
   if (config.leaderElection.enabled && !config.once) {
     const election = config.leaderElection;
     leadership = createShardedLeadership({
-      api: createLeaseClient(loadKubeConfig(config)),
+      api: createLeaseClient(withUserAgent(loadKubeConfig(config), agentUserAgent(election.identity))),
       namespace: election.namespace,
       identity: election.identity,
       shards: election.shards,
@@ -184,7 +185,12 @@ export async function runAgent(options: RunOptions): Promise<number> {
           provider,
           baseBranch: config.branch,
           logger: logger.child({ component: 'review' }),
-          planFor: createPlanFor({ repo: config.repo, env: gitEnvironment(env), live: () => agent.live(), now: () => Date.now() }),
+          // Pull-request heads are fetched with the agent's own Git credentials, read afresh each time (a token file may be rotated).
+          planFor: async (headSha, changedFiles) => {
+            const credentials = await loadCredentials(sourceAuthOf(config), parseRemoteUrl(config.repo), env);
+            const gitEnv = gitEnvironment(env, { config: credentials.config, env: credentials.env, dropVariables: secretVariablesOf(config) });
+            return createPlanFor({ repo: config.repo, env: gitEnv, live: () => agent.live(), now: () => Date.now() })(headSha, changedFiles);
+          },
         })
       : undefined;
 

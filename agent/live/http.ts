@@ -15,8 +15,107 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import type { RequestOptions } from 'node:https';
 import { request as httpsRequest } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { createConfiguration, KubeConfig, ServerConfiguration, setHeaderMiddleware, type ApiConstructor, type ApiType } from '@kubernetes/client-node';
 import { LiveRequestError, sanitizeUrl } from './errors.ts';
+
+// ---------------------------------------------------------------------------
+// The User-Agent: who sent a request, as the API server's audit log and
+// kube-sim's request observer see it.
+
+/** Longest identity kept in a User-Agent; a pod name is at most 253 characters, a random suffix adds a few. */
+const maxIdentityLength = 300;
+
+let packageVersion: string | undefined;
+
+/** rollgate's version from its package.json, read once on first use (never at import); `unknown` when unreadable. */
+export function rollgateVersion(): string {
+  if (packageVersion !== undefined) return packageVersion;
+  try {
+    const parsed = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    packageVersion = typeof parsed.version === 'string' && /^[\x21-\x7e]+$/.test(parsed.version) ? parsed.version : 'unknown';
+  } catch {
+    // A stripped install without package.json still talks to the API server; only the version is lost.
+    packageVersion = 'unknown';
+  }
+  return packageVersion;
+}
+
+/**
+ * The User-Agent rollgate sends to API servers: `rollgate/<version>`, or
+ * `rollgate/<version> (<identity>)` with the replica's leader-election
+ * identity, so that an audit log (and a test) tells which replica wrote.
+ * client-go's default is alike (`<binary>/<version> (<os>/<arch>) …`).
+ *
+ * The identity comes from configuration or `POD_NAME`, so it is made safe
+ * for an HTTP header and a product comment (RFC 9110 §5.6.5): characters
+ * outside printable ASCII and `(`, `)`, `\` become `_`, whitespace runs
+ * become one space, and it is cut to 300 characters. An identity empty
+ * after trimming gives the form without a comment.
+ * @param identity the replica's identity; undefined or blank for none.
+ * @param version default {@link rollgateVersion}.
+ */
+export function agentUserAgent(identity?: string, version: string = rollgateVersion()): string {
+  const comment = (identity ?? '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[^\x20-\x7e]|[()\\]/gu, '_')
+    .slice(0, maxIdentityLength);
+  return comment === '' ? `rollgate/${version}` : `rollgate/${version} (${comment})`;
+}
+
+/**
+ * A KubeConfig whose every client sends one User-Agent, as client-go's
+ * `rest.Config.UserAgent` does: set once where the configuration is made,
+ * honoured by every client built from it, so no module that makes a client
+ * needs to know the agent's identity.
+ *
+ * - `applyToHTTPSOptions` adds the header; the node:https clients
+ *   (agent/live/http.ts, the Lease client) send it.
+ * - `makeApiClient` builds client-node's API classes as client-node does,
+ *   with this User-Agent instead of `kubernetes-client-javascript/<v>`
+ *   (client-node sets its own in a middleware that runs after
+ *   authentication, so overriding headers there would not stick).
+ */
+class UserAgentKubeConfig extends KubeConfig {
+  readonly userAgent: string;
+
+  constructor(userAgent: string) {
+    super();
+    this.userAgent = userAgent;
+  }
+
+  // Typed as node:https options: client-node also accepts `ws` options here, whose types it does not ship, and both carry `headers`.
+  override async applyToHTTPSOptions(options: RequestOptions): Promise<void> {
+    await super.applyToHTTPSOptions(options);
+    options.headers = { ...options.headers, 'User-Agent': this.userAgent };
+  }
+
+  override makeApiClient<T extends ApiType>(apiClientType: ApiConstructor<T>): T {
+    const cluster = this.getCurrentCluster();
+    if (!cluster) throw new Error(`the kubeconfig has no current cluster (current context: ${JSON.stringify(this.getCurrentContext() ?? null)})`);
+    // client-node's own makeApiClient (config.js), with our header.
+    return new apiClientType(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: this }, middleware: [setHeaderMiddleware('User-Agent', this.userAgent)] }));
+  }
+}
+
+/**
+ * A copy of `kubeConfig` (same clusters, users, contexts and current
+ * context; the objects are shared, not cloned) whose clients send
+ * `userAgent`; see {@link agentUserAgent}. Wrapping again replaces the
+ * User-Agent. Custom authenticators added with `addAuthenticator` are not
+ * carried over (rollgate adds none).
+ */
+export function withUserAgent(kubeConfig: KubeConfig, userAgent: string): KubeConfig {
+  const copy = new UserAgentKubeConfig(userAgent);
+  copy.loadFromOptions({ clusters: kubeConfig.clusters, users: kubeConfig.users, contexts: kubeConfig.contexts, currentContext: kubeConfig.currentContext });
+  return copy;
+}
+
+/** The User-Agent a KubeConfig made by {@link withUserAgent} carries; undefined for any other. */
+export function userAgentOf(kubeConfig: KubeConfig): string | undefined {
+  return kubeConfig instanceof UserAgentKubeConfig ? kubeConfig.userAgent : undefined;
+}
 
 /** GET requests against one API server. */
 export interface ApiClient {
@@ -87,7 +186,8 @@ export function createApiClient(kubeConfig: KubeConfig): ApiClient {
     signal.throwIfAborted();
     return new Promise((resolve, reject) => {
       let req: ClientRequest;
-      const requestOptions: RequestOptions = { ...options, method: 'GET', headers: { ...options.headers, Accept: accept }, signal };
+      // A KubeConfig from withUserAgent has set the User-Agent already; any other gets rollgate's without an identity.
+      const requestOptions: RequestOptions = { ...options, method: 'GET', headers: { 'User-Agent': agentUserAgent(), ...options.headers, Accept: accept }, signal };
       const onResponse = (res: IncomingMessage): void => {
         if (res.statusCode === 200) {
           res.setEncoding('utf8');

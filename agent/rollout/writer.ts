@@ -8,6 +8,7 @@ import type { KubeConfig} from '@kubernetes/client-node';
 import { KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { backoffDelay, defaultBackoff } from '../live/index.ts';
+import { agentUserAgent, userAgentOf, withUserAgent } from '../live/http.ts';
 import type { KubeObject } from '../manifests/index.ts';
 import { sleep, Stopped, type RolloutClock } from './gates.ts';
 
@@ -68,6 +69,7 @@ export function retryable(status: number | undefined): boolean {
 
 /** Options of {@link createClusterWriter}. */
 export interface WriterOptions {
+  /** The cluster's kubeconfig, its context current. Its User-Agent (see `withUserAgent` in agent/live/http.ts) is kept; without one the writer sends `rollgate/<version>`. */
   readonly kubeConfig: KubeConfig;
   readonly clock: RolloutClock;
   readonly logger: Logger;
@@ -79,7 +81,9 @@ export interface WriterOptions {
 
 /** A writer for the cluster of `kubeConfig`'s current context. */
 export function createClusterWriter(options: WriterOptions): ClusterWriter {
-  const api = KubernetesObjectApi.makeApiClient(options.kubeConfig);
+  // The agent hands over a KubeConfig that names its replica (agent/runtime/agent.ts); any other still says it is rollgate.
+  const kubeConfig = userAgentOf(options.kubeConfig) !== undefined ? options.kubeConfig : withUserAgent(options.kubeConfig, agentUserAgent());
+  const api = KubernetesObjectApi.makeApiClient(kubeConfig);
   const attempts = options.attempts ?? 10;
   const random = options.random ?? Math.random;
 

@@ -11,6 +11,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { agentUserAgent, withUserAgent } from '../live/http.ts';
 import { createLiveCache, rollgateResources, type LiveCache } from '../live/index.ts';
 import { formatProblemLine, loadRepository, reload, type LoadResult, type Target } from '../manifests/index.ts';
 import { createEventReporter, fanOut } from '../report/events.ts';
@@ -21,9 +22,9 @@ import type { LiveState } from '../plan/index.ts';
 import { realClock, type ApprovalSource, type RolloutClock } from '../rollout/gates.ts';
 import type { Reporter } from '../rollout/reporter.ts';
 import { createClusterWriter } from '../rollout/writer.ts';
-import { createGitSource, type GitSource, type PollResult, type SourceAuth } from '../source/index.ts';
+import { createGitSource, type GitSource, type PollResult } from '../source/index.ts';
 import { gitEnvironment, loadCredentials, parseRemoteUrl } from '../source/remote.ts';
-import type { AgentConfig } from './config.ts';
+import { secretVariablesOf, sourceAuthOf, type AgentConfig } from './config.ts';
 
 /** What one reconcile did. */
 export type ReconcileResult =
@@ -43,7 +44,10 @@ export interface AgentObserver {
 /** Options of {@link createAgent}. */
 export interface AgentOptions {
   readonly config: AgentConfig;
-  /** The kubeconfig of each cluster of rollgate.yaml, its context current; throws (a ConfigError) for a cluster it cannot reach. */
+  /**
+   * The kubeconfig of each cluster of rollgate.yaml, its context current; throws (a ConfigError) for a cluster it cannot reach.
+   * The agent sends `rollgate/<version> (<leaderElection.identity>)` as the User-Agent of every request made with it (cache, writer, Events).
+   */
   readonly kubeConfigFor: (cluster: string) => KubeConfig;
   readonly logger: Logger;
   /** Reporters besides status commits and Kubernetes Events: pull requests, metrics, a terminal view. */
@@ -69,7 +73,12 @@ export interface Agent {
   resetRollouts(): Promise<void>;
   /** Resolves when the rollouts started by the last apply have finished, halted or wait for a person. */
   settled(): Promise<ReadonlyMap<string, RolloutOutcome>>;
-  /** Ready once a revision is loaded and every cluster's cache is synced. `reasons` also lists a failing source or an invalid newest commit: the last good revision stays in force, so they do not make the agent unready. */
+  /**
+   * Ready once a revision is loaded and every cluster's cache is synced: false from the start until the first
+   * reconcile that loads a revision succeeds, with one reason per thing waited for (no revision yet, the
+   * repository unreachable, a cluster's first list still running). After that, `reasons` also lists a failing
+   * source or an invalid newest commit: the last good revision stays in force, so they do not make the agent unready.
+   */
   readiness(): { readonly ok: boolean; readonly reasons: readonly string[] };
   /** The targets of the last valid revision. */
   targets(): readonly Target[];
@@ -93,12 +102,8 @@ export function createAgent(options: AgentOptions): Agent {
   const env = options.env ?? process.env;
   const clock = options.rolloutClock ?? realClock;
   const stopping = new AbortController();
-  const auth: SourceAuth | undefined =
-    config.auth?.sshKeyFile !== undefined && config.auth.knownHostsFile !== undefined
-      ? { type: 'ssh', keyFile: config.auth.sshKeyFile, knownHostsFile: config.auth.knownHostsFile }
-      : config.auth?.tokenEnv !== undefined || config.auth?.tokenFile !== undefined
-        ? { type: 'token', ...(config.auth.tokenEnv !== undefined ? { env: config.auth.tokenEnv } : {}), ...(config.auth.tokenFile !== undefined ? { file: config.auth.tokenFile } : {}), ...(config.auth.username !== undefined ? { username: config.auth.username } : {}) }
-        : undefined;
+  const userAgent = agentUserAgent(config.leaderElection.identity);
+  const auth = sourceAuthOf(config);
   const source: GitSource = createGitSource({
     url: config.repo,
     branch: config.branch,
@@ -106,10 +111,13 @@ export function createAgent(options: AgentOptions): Agent {
     ...(auth !== undefined ? { auth } : {}),
     ...(config.verify !== undefined ? { verify: { ...(config.verify.openpgpKeys !== undefined ? { openpgpKeys: config.verify.openpgpKeys } : {}), ...(config.verify.sshAllowedSigners !== undefined ? { sshAllowedSigners: config.verify.sshAllowedSigners } : {}) } } : {}),
     logger: logger.child({ component: 'source' }),
-    env,
+    // git never sees the forge token or the webhook secrets (the source drops the Git token's own variable itself).
+    env: Object.fromEntries(Object.entries(env).filter(([name]) => name === config.auth?.tokenEnv || !secretVariablesOf(config).includes(name))),
   });
 
   const clusters = new Map<string, ClusterHandle>();
+  /** Clusters whose cache is making its first list, so readiness can say what it waits for. */
+  const syncing = new Set<string>();
   const kubeConfigs = new Map<string, KubeConfig>();
   const fileApprovals = createFileApprovals();
   const approvals = options.approvals !== undefined ? anyApproval(fileApprovals, options.approvals) : fileApprovals;
@@ -127,14 +135,22 @@ export function createAgent(options: AgentOptions): Agent {
   let executor = newExecutor();
   let loaded: { result: LoadResult; commit: string } | undefined;
   let lastProblem: string | undefined;
+  /** Why the last poll could not read the repository; cleared by the next poll that can, whatever it then finds. */
+  let sourceProblem: string | undefined;
   let running: Promise<ReadonlyMap<string, RolloutOutcome>> = Promise.resolve(emptyOutcomes);
   let inFlight: Promise<ReconcileResult> | undefined;
 
   async function ensureCluster(name: string): Promise<void> {
     if (clusters.has(name)) return;
-    const kubeConfig = options.kubeConfigFor(name);
+    // Every request names this replica, so an API server's audit log (and the HA test) tells replicas apart.
+    const kubeConfig = withUserAgent(options.kubeConfigFor(name), userAgent);
     const cache = createLiveCache({ kubeConfig, resources: rollgateResources.filter((r) => r.plural !== 'leases' && r.plural !== 'controllerrevisions'), logger: logger.child({ component: 'live', cluster: name }) });
-    await cache.start({ signal: stopping.signal });
+    syncing.add(name);
+    try {
+      await cache.start({ signal: stopping.signal });
+    } finally {
+      syncing.delete(name);
+    }
     const writer = createClusterWriter({ kubeConfig, clock, logger: logger.child({ component: 'writer', cluster: name }), signal: stopping.signal });
     clusters.set(name, { cache, writer, kubeConfig });
     kubeConfigs.set(name, kubeConfig);
@@ -155,7 +171,7 @@ export function createAgent(options: AgentOptions): Agent {
       mode: target,
       author: config.status.author,
       ...(config.status.sign !== undefined ? { sign: config.status.sign } : {}),
-      env: gitEnvironment(env, { config: credentials.config, env: credentials.env, ...(config.auth?.tokenEnv !== undefined ? { dropVariables: [config.auth.tokenEnv] } : {}) }),
+      env: gitEnvironment(env, { config: credentials.config, env: credentials.env, dropVariables: secretVariablesOf(config) }),
       logger: logger.child({ component: 'status' }),
     });
     statusLocation = key;
@@ -176,8 +192,8 @@ export function createAgent(options: AgentOptions): Agent {
     const polled = await source.poll({ force });
     options.observer?.polled?.(polled.type, performance.now() - started);
     let result: ReconcileResult;
+    sourceProblem = polled.type === 'failed' ? `the repository cannot be read: ${polled.error.message}` : undefined;
     if (polled.type === 'failed') {
-      lastProblem = `the repository cannot be read: ${polled.error.message}`;
       result = { type: 'failed', message: polled.error.message };
     } else if (polled.type === 'rejected') {
       lastProblem = `commit ${polled.commit.slice(0, 12)} was refused: ${polled.message}`;
@@ -256,7 +272,9 @@ export function createAgent(options: AgentOptions): Agent {
     readiness() {
       const reasons: string[] = [];
       if (loaded === undefined) reasons.push('no revision loaded yet');
+      if (sourceProblem !== undefined) reasons.push(sourceProblem);
       if (lastProblem !== undefined) reasons.push(lastProblem);
+      for (const name of syncing) reasons.push(`cluster ${name}: watch cache not synced yet (first list in progress)`);
       for (const [name, handle] of clusters) {
         const health = handle.cache.health();
         if (!health.synced) reasons.push(`cluster ${name}: watch cache not synced`);

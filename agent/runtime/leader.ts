@@ -39,7 +39,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { LiveRequestError, systemClock, type LiveClock } from '../live/index.ts';
 import { sanitizeUrl } from '../live/errors.ts';
-import { createApiClient } from '../live/http.ts';
+import { agentUserAgent, createApiClient } from '../live/http.ts';
 
 /** The Lease's `spec`, as client-go's `LeaseSpec` (only the fields leader election uses are typed). */
 export interface LeaseSpec {
@@ -361,7 +361,8 @@ function parseLease(value: unknown, request: string): Lease {
  * the live stage's client (agent/live/http.ts); POST and PUT are sent the
  * same way (node:https with `applyToHTTPSOptions`, so certificates, tokens,
  * exec plugins and rotated token files are honoured per request), because
- * that client only reads.
+ * that client only reads. Requests carry the User-Agent of a KubeConfig
+ * made by `withUserAgent` (agent/live/http.ts), else `rollgate/<version>`.
  * @throws Error when the kubeconfig has no current cluster.
  */
 export function createLeaseClient(kubeConfig: KubeConfig): LeaseClient {
@@ -385,7 +386,8 @@ export function createLeaseClient(kubeConfig: KubeConfig): LeaseClient {
       const requestOptions: RequestOptions = {
         ...options,
         method,
-        headers: { ...options.headers, Accept: 'application/json', 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+        // As the reader's GETs: the KubeConfig's User-Agent (withUserAgent), else rollgate's without an identity.
+        headers: { 'User-Agent': agentUserAgent(), ...options.headers, Accept: 'application/json', 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
         signal,
       };
       try {

@@ -4,10 +4,20 @@
  * every kind the executor reads), the executor and its writer rolling and
  * creating each target kind (TidbCluster, RedisEnterpriseCluster,
  * StatefulSet by partition and OnDelete, Deployment), the Event reporter,
- * and leader election on a Lease. Each scenario returns what happened, so
- * the test can check that it ran, not only that it asked for little.
+ * and leader election on a Lease; and the whole agent, `rollgate run
+ * --once` as a child process, over a repository with every kind it
+ * manages. Each scenario returns what happened, so the test can check that
+ * it ran, not only that it asked for little.
  */
 import { KubeConfig } from '@kubernetes/client-node';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadRepository } from '../../agent/manifests/index.ts';
+import type { ObservedRequest } from '../../sim/server/api-server.ts';
+import { createTestRepository, testGitEnv } from '../helpers/git-server.ts';
+import { runCommand } from '../helpers/sim.ts';
 import { fanOut, createEventReporter } from '../../agent/report/events.ts';
 import type { RolloutOutcome } from '../../agent/rollout/executor.ts';
 import { createLeaderElector, createLeaseClient, type LeaderEvent } from '../../agent/runtime/leader.ts';
@@ -196,5 +206,136 @@ export async function electLeader(observer: ObserverOptions, leaseNamespace: str
   } finally {
     for (const e of electors) await e.stop().catch(() => undefined);
     await f.close();
+  }
+}
+
+/** What {@link runOnceEveryKind} saw. */
+export interface ProcessScenarioResult {
+  /** Exit code of `rollgate run --once` (3: a rollout halted, as the rollback target's does). */
+  readonly exitCode: number;
+  /** Outcome per target id, from the process's `one reconcile done` log line; empty when it logged none. */
+  readonly outcomes: Readonly<Record<string, string>>;
+  /** The requests the process made (told apart by the identity in its User-Agent), as `verb group/resource`, sorted, each once. */
+  readonly requests: readonly string[];
+  /** The identity the process ran as (`POD_NAME`). */
+  readonly identity: string;
+  /** The last lines the process logged, for a failing test to show. */
+  readonly logTail: string;
+}
+
+/** A Helm release of pingcap/tidb-cluster, with the values rollgate reads from its values file. */
+function helmRelease(name: string, ns: string): string {
+  return `apiVersion: rollgate.dev/v1alpha1
+kind: HelmRelease
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  chart: {name: tidb-cluster, repository: https://charts.pingcap.org/, version: v1.5.0}
+  valuesFiles: [values.yaml]
+`;
+}
+
+function helmValues(version: string): string {
+  // Three PD members: kube-sim's TiDB Operator model waits forever to move the leader off a single PD (the real one skips that step).
+  return `pd: {replicas: 3, image: pingcap/pd:${version}}
+tikv: {replicas: 3, image: pingcap/tikv:${version}}
+tidb: {replicas: 1, image: pingcap/tidb:${version}}
+`;
+}
+
+/**
+ * The whole agent as a process: `rollgate run --once` (the CLI, its own
+ * kubeconfig loading, watch caches, executor, writer, Event reporter) over
+ * a Git repository whose second commit upgrades an installed TidbCluster,
+ * a TidbCluster of a Helm release (values.yaml), a Redis Enterprise
+ * operator Deployment and cluster, a partition-driven StatefulSet and a
+ * Deployment; rolls a StatefulSet to an image that never becomes Ready
+ * (undone by `onFailure: rollback`, which deletes the broken pod); and
+ * creates one target of each kind that is not installed. Leader election
+ * is off under `--once` (one process, nothing to elect): the Lease
+ * requests are {@link electLeader}'s.
+ *
+ * The process runs its rollouts on the wall clock, so the repository has
+ * no soak gates and the rollback target a short deadline.
+ */
+export async function runOnceEveryKind(observer: ObserverOptions): Promise<ProcessScenarioResult> {
+  const identity = 'rollgate-rbac-once';
+  const own = new Set<string>();
+  const r = await startRolloutFixture({
+    images: { images: [{ match: 'example/queue:broken', neverReady: true }] },
+    onRequest: (request: ObservedRequest) => {
+      observer.onRequest(request);
+      if (request.userAgent.endsWith(`(${identity})`)) own.add(`${request.verb} ${request.resourceRequest ? `${request.group === '' ? 'core' : request.group}/${request.resource}${request.subresource !== '' ? `/${request.subresource}` : ''}` : request.path}`);
+    },
+  });
+  const root = await mkdtemp(join(tmpdir(), 'rollgate-rbac-once-'));
+  try {
+    const repo = await createTestRepository(root);
+    const policy = `apiVersion: rollgate.dev/v1alpha1
+kind: Config
+clusters:
+  - name: sim
+    paths: [manifests]
+defaults:
+  progressDeadline: 1m
+  gates:
+    - podReady: {}
+    - rolloutStatus: {}
+targets:
+  - target: "sim/apps/StatefulSet/queue"
+    onFailure: rollback
+    progressDeadline: 3s
+`;
+    await repo.write({
+      'rollgate.yaml': policy,
+      'manifests/ns.yaml': [namespace('db'), namespace('analytics'), namespace('redis'), namespace('apps'), namespace('fresh')].join('---\n'),
+      'manifests/tidb.yaml': tidbCluster('basic', 'db', 'v7.5.1'),
+      'manifests/analytics/release.yaml': helmRelease('analytics', 'analytics'),
+      'manifests/analytics/values.yaml': helmValues('v7.5.1'),
+      'manifests/redis-operator.yaml': redisOperator('7.4.6-2'),
+      'manifests/redis-cluster.yaml': redisCluster('rec', '7.4.6-22'),
+      'manifests/web.yaml': statefulSet('web', 'apps', 'example/web:v1'),
+      'manifests/queue.yaml': statefulSet('queue', 'apps', 'example/queue:v1'),
+      'manifests/api.yaml': deployment('api', 'apps', 'example/api:v1'),
+    });
+    await repo.commit('everything at v1');
+    await repo.push();
+    const installed = await loadRepository(repo.workDir);
+    if (!installed.valid) throw new Error(installed.problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n'));
+    await r.install(installed);
+    await r.f.ok(['--context', 'sim', 'wait', '--for=jsonpath={.status.state}=Running', 'rec/rec', '-n', 'redis', '--timeout=30s']);
+    await r.f.ok(['--context', 'sim', 'rollout', 'status', 'deploy/api', '-n', 'apps', '--timeout=30s']);
+
+    await repo.write({
+      'manifests/tidb.yaml': tidbCluster('basic', 'db', 'v8.1.0'),
+      'manifests/analytics/values.yaml': helmValues('v8.1.0'),
+      'manifests/redis-operator.yaml': redisOperator('7.8.2-6'),
+      'manifests/redis-cluster.yaml': [redisCluster('rec', '7.8.2-10'), redisCluster('rec-new', '7.8.2-10')].join('---\n'),
+      'manifests/web.yaml': statefulSet('web', 'apps', 'example/web:v2'),
+      'manifests/queue.yaml': statefulSet('queue', 'apps', 'example/queue:broken'),
+      'manifests/api.yaml': deployment('api', 'apps', 'example/api:v2'),
+      'manifests/fresh.yaml': [tidbCluster('newdb', 'fresh', 'v8.1.0', { pd: 1, tikv: 1, tidb: 1 }), statefulSet('cache', 'fresh', 'example/cache:v1'), deployment('worker', 'fresh', 'example/worker:v1')].join('---\n'),
+    });
+    await repo.commit('everything at v2, a broken queue, new targets');
+    await repo.push();
+
+    const cli = fileURLToPath(new URL('../../agent/cli/main.ts', import.meta.url));
+    const run = await runCommand(process.execPath, [cli, 'run', '--once', '--repo', repo.bareDir, '--kubeconfig', r.f.kubeconfigPath], {
+      env: { ...testGitEnv(), POD_NAME: identity, ROLLGATE_DATA_DIR: join(root, 'data'), ROLLGATE_LISTEN: '', ROLLGATE_LOG_LEVEL: 'info' },
+      timeoutMs: 90_000,
+    });
+    const done = run.stderr
+      .split('\n')
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as { msg?: string; outcomes?: Record<string, string> }];
+        } catch {
+          return [];
+        }
+      })
+      .find((l) => l.msg === 'one reconcile done');
+    return { exitCode: run.code, outcomes: done?.outcomes ?? {}, requests: [...own].sort(), identity, logTail: run.stderr.split('\n').slice(-30).join('\n') };
+  } finally {
+    await r.close();
+    await rm(root, { recursive: true, force: true });
   }
 }

@@ -6,14 +6,15 @@
  * permission deploy/ grants must be used by some request or be listed in
  * `unexercised` below with the reason it stays.
  *
- * To add the whole agent (`rollgate run --once` as a process) to this check,
- * run it inside the `observeAgentRequests` scenario against a kube-sim
- * started with the observer; its requests join the same list.
+ * The whole agent takes part too: `rollgate run --once` as a child process
+ * against a kube-sim started with the observer (runOnceEveryKind), so what
+ * the CLI's own wiring asks for (its kubeconfig, caches, writer, Events) is
+ * checked, not only the parts driven in-process.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { ObservedRequest } from '../../sim/server/api-server.ts';
-import { electLeader, rollOutEveryKind, type LeaderScenarioResult, type RolloutScenarioResult } from './agent-scenarios.ts';
+import { electLeader, rollOutEveryKind, runOnceEveryKind, type LeaderScenarioResult, type ProcessScenarioResult, type RolloutScenarioResult } from './agent-scenarios.ts';
 import { readDeployDocuments } from './manifests.ts';
 import { describeRequest, observeAgentRequests } from './observe.ts';
 import { authorize, describePermission, permissionsOf, policyFor, rbacProblems, usesPermission, type Permission } from './rbac.ts';
@@ -36,11 +37,26 @@ describe('RBAC: deploy/ against the requests the agent makes', () => {
   let requests: readonly ObservedRequest[] = [];
   let rollout: RolloutScenarioResult;
   let leader: LeaderScenarioResult;
+  let process: ProcessScenarioResult;
 
   before(async () => {
-    const observed = await observeAgentRequests(async (observer) => ({ rollout: await rollOutEveryKind(observer), leader: await electLeader(observer, subject.namespace) }));
+    const observed = await observeAgentRequests(async (observer) => ({ rollout: await rollOutEveryKind(observer), leader: await electLeader(observer, subject.namespace), process: await runOnceEveryKind(observer) }));
     requests = observed.requests;
-    ({ rollout, leader } = observed.result);
+    ({ rollout, leader, process } = observed.result);
+  });
+
+  it('the rollgate run --once process did what it says: every kind rolled, rolled back or created, with a write of each kind from the process itself', (t) => {
+    t.diagnostic(`requests of the process: ${process.requests.join(', ')}`);
+    const expected = Object.fromEntries(
+      ['db/TidbCluster/basic', 'analytics/TidbCluster/analytics', 'redis/Deployment/redis-enterprise-operator', 'redis/RedisEnterpriseCluster/rec', 'redis/RedisEnterpriseCluster/rec-new', 'apps/StatefulSet/web', 'apps/Deployment/api', 'fresh/TidbCluster/newdb', 'fresh/StatefulSet/cache', 'fresh/Deployment/worker'].map((id) => [`sim/${id}`, 'succeeded']),
+    );
+    assert.deepEqual(process.outcomes, { ...expected, 'sim/apps/StatefulSet/queue': 'halted' }, process.logTail);
+    assert.equal(process.exitCode, 3, 'a halted rollout (the rolled-back queue) exits 3');
+    for (const write of ['patch pingcap.com/tidbclusters', 'create pingcap.com/tidbclusters', 'patch app.redislabs.com/redisenterpriseclusters', 'create app.redislabs.com/redisenterpriseclusters', 'patch apps/statefulsets', 'create apps/statefulsets', 'patch apps/deployments', 'create apps/deployments', 'delete core/pods', 'create core/events']) {
+      assert.ok(process.requests.includes(write), `the process made no ${write}: ${process.requests.join(', ')}`);
+    }
+    const denied = [...new Set(requests.filter((r) => r.userAgent.endsWith(`(${process.identity})`) && authorize(policy, r) === undefined).map(describeRequest))];
+    assert.deepEqual(denied, [], 'requests of the process that deploy/ does not allow');
   });
 
   it('the scenarios did what they say: every target rolled, was rolled back or was created, Events were recorded, a pod deleted, a leader elected and released', () => {
