@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { defaultLimits, parseDuration } from '../manifests/index.ts';
 import { loadSchemas } from '../manifests/schemas.ts';
 import { formatPath, parseYaml } from '../manifests/yaml.ts';
+import type { SourceAuth } from '../source/index.ts';
 
 /** How a cluster of rollgate.yaml is reached. */
 export type ClusterAccessConfig = { readonly context: string } | { readonly inCluster: true };
@@ -246,4 +247,20 @@ export async function loadAgentConfig(flags: RunFlags, env: Readonly<Record<stri
     logLevel: logLevel.value ?? 'info',
     once: flags.once === true,
   };
+}
+
+/** How the agent authenticates to its Git remote: an SSH key, a token, or nothing. */
+export function sourceAuthOf(config: AgentConfig): SourceAuth | undefined {
+  const auth = config.auth;
+  if (auth?.sshKeyFile !== undefined && auth.knownHostsFile !== undefined) return { type: 'ssh', keyFile: auth.sshKeyFile, knownHostsFile: auth.knownHostsFile };
+  if (auth?.tokenEnv === undefined && auth?.tokenFile === undefined) return undefined;
+  return { type: 'token', ...(auth.tokenEnv !== undefined ? { env: auth.tokenEnv } : {}), ...(auth.tokenFile !== undefined ? { file: auth.tokenFile } : {}), ...(auth.username !== undefined ? { username: auth.username } : {}) };
+}
+
+/**
+ * The environment variables of the configuration that hold secrets: the Git
+ * token, the forge token, the webhook secrets. git never inherits them.
+ */
+export function secretVariablesOf(config: AgentConfig): string[] {
+  return [config.auth?.tokenEnv, config.forge?.tokenEnv, config.webhooks.githubSecretEnv, config.webhooks.gitlabTokenEnv].filter((name): name is string => name !== undefined);
 }

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, loadAgentConfig } from '../../agent/runtime/config.ts';
+import { ConfigError, loadAgentConfig, secretVariablesOf, sourceAuthOf } from '../../agent/runtime/config.ts';
 
 describe('agent configuration', () => {
   let dir: string;
@@ -103,5 +103,17 @@ describe('agent configuration', () => {
     assert.deepEqual(config.listen, { host: '0.0.0.0', port: 8080 }, 'an empty variable counts as unset');
     const path = await file('quiet.yaml', 'apiVersion: rollgate.dev/v1alpha1\nkind: AgentConfig\nrepo: x\nlisten: ""\n');
     assert.equal((await loadAgentConfig({ config: path }, {})).listen, undefined);
+  });
+
+  it('names the Git credentials and every variable that holds a secret, so git inherits none of them', async () => {
+    const env = { ROLLGATE_REPO: 'https://git.example.com/acme/deploy.git' };
+    const plain = await loadAgentConfig({}, env);
+    assert.equal(sourceAuthOf(plain), undefined);
+    assert.deepEqual(secretVariablesOf(plain), []);
+    const file = join(dir, 'secrets.yaml');
+    await writeFile(file, 'apiVersion: rollgate.dev/v1alpha1\nkind: AgentConfig\nrepo: https://git.example.com/acme/deploy.git\nauth:\n  tokenEnv: GIT_TOKEN\n  username: x-access-token\nwebhooks:\n  githubSecretEnv: HOOK_SECRET\nforge:\n  type: github\n  repository: acme/deploy\n  tokenEnv: FORGE_TOKEN\n');
+    const config = await loadAgentConfig({ config: file }, {});
+    assert.deepEqual(sourceAuthOf(config), { type: 'token', env: 'GIT_TOKEN', username: 'x-access-token' });
+    assert.deepEqual(secretVariablesOf(config).sort(), ['FORGE_TOKEN', 'GIT_TOKEN', 'HOOK_SECRET']);
   });
 });

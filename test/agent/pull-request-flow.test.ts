@@ -36,6 +36,7 @@ import { startControllerFixture, type ControllerFixture } from '../sim/controlle
 import { fixture, postGitHub, postGitLab, setField } from '../webhook/helpers.ts';
 
 const forgeToken = 'forge-token-9c41e7d2a0b35f68';
+const gitToken = 'git-token-5e2b7c90d1f4a836';
 const hookSecret = 'hook-secret-3e8b1f07c6d94a25';
 const pr = 7;
 const target = 'sim/apps/StatefulSet/web';
@@ -203,7 +204,8 @@ function pullRequestFlow(dialect: Dialect): void {
 
   before(async () => {
     f = await startControllerFixture({ clusters: ['sim'] });
-    server = await startGitHttpServer();
+    // The Git server wants a token: the agent fetches pull-request heads for their plans with its own credentials.
+    server = await startGitHttpServer({ auth: { type: 'bearer', token: gitToken } });
     root = await mkdtemp(join(tmpdir(), `rollgate-pr-flow-${dialect.kind}-`));
     repo = await createTestRepository(server.root);
     // The status reporter pushes rollgate/status over HTTP; http-backend takes pushes only when told to.
@@ -220,9 +222,9 @@ function pullRequestFlow(dialect: Dialect): void {
     const webhooks = dialect.kind === 'github' ? 'githubSecretEnv: HOOK_SECRET' : 'gitlabTokenEnv: HOOK_SECRET';
     await writeFile(
       configFile,
-      `apiVersion: rollgate.dev/v1alpha1\nkind: AgentConfig\nrepo: ${server.repoUrl()}\nbranch: main\ninterval: 1h\ndataDir: ${join(root, 'data')}\nkubeconfig: ${f.kubeconfigPath}\nlisten: 127.0.0.1:0\nwebhooks:\n  ${webhooks}\nforge:\n  type: ${dialect.kind}\n  repository: acme/db\n  baseUrl: ${fake.url}\n  tokenEnv: FORGE_TOKEN\n`,
+      `apiVersion: rollgate.dev/v1alpha1\nkind: AgentConfig\nrepo: ${server.repoUrl()}\nbranch: main\ninterval: 1h\ndataDir: ${join(root, 'data')}\nkubeconfig: ${f.kubeconfigPath}\nlisten: 127.0.0.1:0\nwebhooks:\n  ${webhooks}\nforge:\n  type: ${dialect.kind}\n  repository: acme/db\n  baseUrl: ${fake.url}\n  tokenEnv: FORGE_TOKEN\nauth:\n  tokenEnv: GIT_TOKEN\n`,
     );
-    const env = { ...testGitEnv(), FORGE_TOKEN: forgeToken, HOOK_SECRET: hookSecret };
+    const env = { ...testGitEnv(), FORGE_TOKEN: forgeToken, HOOK_SECRET: hookSecret, GIT_TOKEN: gitToken };
     const config = await loadAgentConfig({ config: configFile }, env);
 
     // Starting: one reconcile (the cluster matches Git), then one look for open pull requests (none yet).
@@ -396,6 +398,7 @@ function pullRequestFlow(dialect: Dialect): void {
     assert.equal(seen.filter((r) => dialect.edits(r, planCommentId)).length, 1, 'the plan comment was edited once in all');
     const text = log.text();
     assert.ok(!text.includes(forgeToken), 'the forge token never reaches a log line');
+    assert.ok(!text.includes(gitToken), 'the Git token never reaches a log line');
     assert.ok(!text.includes(hookSecret), 'the webhook secret never reaches a log line');
     assert.equal(seen.every((r) => (dialect.kind === 'github' ? r.headers.authorization === `token ${forgeToken}` : r.headers['private-token'] === forgeToken)), true, 'every request carries the token');
   });
