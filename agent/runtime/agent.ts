@@ -65,7 +65,10 @@ export interface AgentOptions {
 
 /** The agent. */
 export interface Agent {
-  /** One poll; a load and an apply when the head moved. Serialised: a call during one returns that one. Never throws. */
+  /**
+   * One poll; a load and an apply when the head moved. Serialised: a call during one returns that one, except a
+   * forced call (a push webhook), which gets one more reconcile after it. Never throws.
+   */
   reconcile(options?: { readonly force?: boolean }): Promise<ReconcileResult>;
   /** Hands the last loaded revision to the executor again (after this replica gained targets). */
   reapply(): Promise<void>;
@@ -139,6 +142,7 @@ export function createAgent(options: AgentOptions): Agent {
   let sourceProblem: string | undefined;
   let running: Promise<ReadonlyMap<string, RolloutOutcome>> = Promise.resolve(emptyOutcomes);
   let inFlight: Promise<ReconcileResult> | undefined;
+  let followUp: Promise<ReconcileResult> | undefined;
 
   async function ensureCluster(name: string): Promise<void> {
     if (clusters.has(name)) return;
@@ -246,8 +250,18 @@ export function createAgent(options: AgentOptions): Agent {
 
   return {
     reconcile(reconcileOptions = {}) {
-      if (inFlight !== undefined) return inFlight;
-      inFlight = reconcileOnce(reconcileOptions.force === true)
+      const force = reconcileOptions.force === true;
+      if (inFlight !== undefined) {
+        if (!force) return inFlight;
+        // A push announced (by a webhook) during a reconcile may be newer than the head that reconcile saw:
+        // one more runs after it, for however many such calls arrive meanwhile.
+        followUp ??= inFlight.then(() => {
+          followUp = undefined;
+          return this.reconcile({ force: true });
+        });
+        return followUp;
+      }
+      inFlight = reconcileOnce(force)
         .catch((err: unknown): ReconcileResult => {
           const message = err instanceof Error ? err.message : String(err);
           lastProblem = message;

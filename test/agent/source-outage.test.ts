@@ -5,13 +5,15 @@
  * the pushed change is picked up and rolled out.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { kubeConfigResolver } from '../../agent/main.ts';
 import { loadRepository } from '../../agent/manifests/index.ts';
-import { createAgent, type Agent } from '../../agent/runtime/agent.ts';
+import { createAgent, type Agent, type ReconcileResult } from '../../agent/runtime/agent.ts';
 import { loadAgentConfig } from '../../agent/runtime/config.ts';
 import { createTestRepository, startGitHttpServer, testGitEnv, type GitHttpServer, type TestRepository } from '../helpers/git-server.ts';
 import { memoryLogger } from '../helpers/memory-logger.ts';
@@ -80,5 +82,41 @@ describe('agent: the Git server down and back', () => {
     assert.deepEqual(f.sim.runtime('sim').events.list({ since, kind: 'Pod', types: ['PodTerminating'] }).map((e) => e.name), ['web-1', 'web-0']);
     assert.deepEqual(agent.readiness(), { ok: true, reasons: [] });
     assert.equal(text().includes('Authorization'), false);
+  });
+
+  it('picks up a push announced while a reconcile is already past its poll', async () => {
+    await repo.write({ 'manifests/web.yaml': statefulSet('example/web:v3') });
+    const first = await repo.commit('web v3');
+    await repo.push();
+    let second: Promise<ReconcileResult> | undefined;
+    let secondCommit = '';
+    const config = await loadAgentConfig({ repo: server.repoUrl(), kubeconfig: f.kubeconfigPath }, { ROLLGATE_DATA_DIR: join(dataDir, 'announced'), ROLLGATE_LISTEN: '' });
+    const announced = createAgent({
+      config,
+      kubeConfigFor: kubeConfigResolver(config),
+      logger,
+      env: testGitEnv(),
+      observer: {
+        // The first reconcile has polled (and seen v3); a push and its webhook arrive while it loads and applies.
+        polled: () => {
+          if (second !== undefined) return;
+          writeFileSync(join(repo.workDir, 'manifests/web.yaml'), statefulSet('example/web:v4'));
+          execFileSync('git', ['-C', repo.workDir, 'commit', '-q', '-a', '-m', 'web v4, pushed after the poll'], { env: testGitEnv() });
+          secondCommit = execFileSync('git', ['-C', repo.workDir, 'rev-parse', 'HEAD'], { env: testGitEnv(), encoding: 'utf8' }).trim();
+          execFileSync('git', ['-C', repo.workDir, 'push', '-q', repo.bareDir, 'HEAD:refs/heads/main'], { env: testGitEnv() });
+          second = announced.reconcile({ force: true });
+        },
+      },
+    });
+    try {
+      const result = await announced.reconcile({ force: true });
+      assert.equal(result.type === 'applied' ? result.commit : result.type, first);
+      assert.ok(second !== undefined);
+      const next = await second;
+      assert.equal('commit' in next ? next.commit : next.type, secondCommit, 'the announced push is not left for the next poll');
+      assert.deepEqual([...(await announced.settled()).values()], ['succeeded']);
+    } finally {
+      await announced.stop();
+    }
   });
 });
