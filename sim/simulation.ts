@@ -4,7 +4,7 @@
  * `rollgate sim` starts one for people and kubectl.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { stringify as toYaml } from 'yaml';
 import type { SimClock } from './clock.ts';
 import { createClock } from './clock.ts';
@@ -207,7 +207,12 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     clusters,
     cluster,
     kubeconfig,
-    writeKubeconfig: (file, currentContext) => writeFile(file, kubeconfig(currentContext), { mode: 0o600 }),
+    // Written beside the target and renamed into place: whoever waits for the file (a script, a test) never reads it half written.
+    writeKubeconfig: async (file, currentContext) => {
+      const partial = `${file}.${process.pid}.partial`;
+      await writeFile(partial, kubeconfig(currentContext), { mode: 0o600 });
+      await rename(partial, file);
+    },
     load,
     dropWatches: (c) => api.dropWatches(c),
     runtime: (name) => {
