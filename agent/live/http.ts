@@ -79,6 +79,7 @@ export function agentUserAgent(identity?: string, version: string = rollgateVers
  */
 class UserAgentKubeConfig extends KubeConfig {
   readonly userAgent: string;
+  private readonly pools = new Map<string, NonNullable<ReturnType<Parameters<KubeConfig['applySecurityAuthentication']>[0]['getDispatcher']>>>();
 
   constructor(userAgent: string) {
     super();
@@ -89,6 +90,26 @@ class UserAgentKubeConfig extends KubeConfig {
   override async applyToHTTPSOptions(options: RequestOptions): Promise<void> {
     await super.applyToHTTPSOptions(options);
     options.headers = { ...options.headers, 'User-Agent': this.userAgent };
+  }
+
+  /**
+   * client-node 2.x builds a new connection pool for every request, so every write opened a new TLS connection
+   * and a busy agent held thousands of sockets. Requests made with this kubeconfig share one pool per cluster
+   * and user instead, with keep-alive, as client-go does.
+   */
+  override async applySecurityAuthentication(context: Parameters<KubeConfig['applySecurityAuthentication']>[0]): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const created = context.getDispatcher();
+    if (created === undefined) return;
+    const key = `${this.getCurrentCluster()?.name ?? ''}\u0000${this.getCurrentUser()?.name ?? ''}`;
+    const shared = this.pools.get(key);
+    if (shared === undefined) {
+      this.pools.set(key, created);
+      return;
+    }
+    context.setDispatcher(shared);
+    // The pool just made has opened no connection yet; closing it frees it at once.
+    void created.close().catch(() => undefined);
   }
 
   override makeApiClient<T extends ApiType>(apiClientType: ApiConstructor<T>): T {
