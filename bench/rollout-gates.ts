@@ -275,8 +275,6 @@ try {
     { name: 'shell loop reaction p95', value: percentile(shReaction, 95), unit: 'ms' },
     { name: 'shell loop Ready → partition lowered p95', value: percentile(shTurn, 95), unit: 'ms' },
     { name: `shell loop overhead (median of ${runs})`, value: shOverhead, unit: '%' },
-    { name: 'shell loop ÷ rollgate, reaction p95', value: percentile(shReaction, 95) / percentile(rgReaction, 95), unit: '×', aim: { value: 1, better: 'higher' } },
-    { name: 'shell loop ÷ rollgate, overhead', value: shOverhead / rgOverhead, unit: '×', aim: { value: 1, better: 'higher' } },
     { name: '  time outside pod cycles, per pod (median)', value: median(shell.map(perStep)), unit: 'ms' },
     { name: 'shell loop / rollgate, reaction p95', value: percentile(shReaction, 95) / percentile(rgReaction, 95), unit: '×', aim: { value: 1, better: 'higher' } },
     { name: 'shell loop / rollgate, total rollout time', value: median(shell.map((m) => m.totalMs)) / median(rollgate.map((m) => m.totalMs)), unit: '×', aim: { value: 1, better: 'higher' } },

@@ -21,7 +21,7 @@ describe('bench/run.ts', () => {
   it('drops the counts that vary between runs from names, and keeps the rest', () => {
     assert.equal(stableName('no-change poll (median of 27)'), 'no-change poll');
     assert.equal(stableName('rollgate reaction p50 (12 steps)'), 'rollgate reaction p50');
-    assert.equal(stableName('shell loop ÷ rollgate, reaction p95'), 'shell loop ÷ rollgate, reaction p95');
+    assert.equal(stableName('shell loop / rollgate, reaction p95'), 'shell loop / rollgate, reaction p95');
     assert.equal(stableName('idle CPU (agent only)'), 'idle CPU (agent only)');
   });
 
