@@ -248,7 +248,7 @@ export function createAgent(options: AgentOptions): Agent {
     return { type: 'applied', commit, targets: result.targets.length };
   }
 
-  return {
+  const agent: Agent = {
     reconcile(reconcileOptions = {}) {
       const force = reconcileOptions.force === true;
       if (inFlight !== undefined) {
@@ -257,7 +257,7 @@ export function createAgent(options: AgentOptions): Agent {
         // one more runs after it, for however many such calls arrive meanwhile.
         followUp ??= inFlight.then(() => {
           followUp = undefined;
-          return this.reconcile({ force: true });
+          return agent.reconcile({ force: true });
         });
         return followUp;
       }
@@ -309,4 +309,5 @@ export function createAgent(options: AgentOptions): Agent {
       await Promise.all([...[...clusters.values()].map((c) => c.cache.stop()), source.pruned()]);
     },
   };
+  return agent;
 }
