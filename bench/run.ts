@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { figuresFileVariable, machine, median, type Figure } from './support/report.ts';
+import { figuresFileVariable, machine, median, meets, type Figure } from './support/report.ts';
 
 /** One benchmark of the suite. */
 interface Benchmark {
@@ -80,13 +80,6 @@ export interface Summary {
 /** A figure's name without the counts that vary between runs ("(median of 27)", "(12 steps)"). */
 export function stableName(name: string): string {
   return name.replace(/\s*\([^()]*\d[^()]*\)/g, '');
-}
-
-/** Whether `value` meets `aim`. */
-export function meets(value: number, aim: NonNullable<Figure['aim']>): boolean {
-  if (aim.better === 'lower') return value < aim.value;
-  if (aim.better === 'atMost') return value <= aim.value;
-  return value > aim.value;
 }
 
 /** The figures of one benchmark's runs, each the median across runs, in the order first printed. */

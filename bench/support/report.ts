@@ -13,6 +13,13 @@ export interface Figure {
   aim?: { value: number; better: 'lower' | 'higher' | 'atMost' };
 }
 
+/** Whether `value` meets `aim`. */
+export function meets(value: number, aim: NonNullable<Figure['aim']>): boolean {
+  if (aim.better === 'lower') return value < aim.value;
+  if (aim.better === 'atMost') return value <= aim.value;
+  return value > aim.value;
+}
+
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
@@ -46,7 +53,7 @@ export function printFigures(title: string, figures: readonly Figure[]): boolean
     const value = f.value >= 100 ? f.value.toFixed(0) : f.value.toPrecision(3);
     let verdict = '';
     if (f.aim) {
-      const met = f.aim.better === 'lower' ? f.value < f.aim.value : f.aim.better === 'atMost' ? f.value <= f.aim.value : f.value > f.aim.value;
+      const met = meets(f.value, f.aim);
       allMet &&= met;
       verdict = `aim ${f.aim.better === 'lower' ? '<' : f.aim.better === 'atMost' ? '≤' : '>'} ${f.aim.value} ${f.unit}  ${met ? 'met' : 'MISSED'}`;
     }

@@ -5,6 +5,7 @@
  * pods; with `onFailure: rollback` a broken image is rolled back and the
  * StatefulSet ends healthy at the old revision.
  */
+import { statefulSetManifest } from '../helpers/manifests.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { namespace, simConfig, startRolloutFixture, type RolloutFixture } from './helpers.ts';
@@ -47,28 +48,7 @@ spec:
 `;
 }
 
-function statefulSet(image: string): string {
-  return `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: web
-  namespace: apps
-spec:
-  replicas: 3
-  serviceName: web
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${image}
-          readinessProbe:
-            httpGet: {path: /, port: 80}
-`;
-}
+const statefulSet = (image: string): string => statefulSetManifest({ name: 'web', namespace: 'apps', image });
 
 describe('rollout: Redis Enterprise', () => {
   let r: RolloutFixture;

@@ -13,29 +13,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseStepKey, stepIndex } from '../../agent/rollout/progress.ts';
 import type { RolloutTransition } from '../../agent/rollout/reporter.ts';
+import { statefulSetManifest } from '../helpers/manifests.ts';
 import { eventually } from '../helpers/sim.ts';
 import { namespace, recordingReporter, simConfig, startRolloutFixture, type RolloutFixture } from './helpers.ts';
 
-function statefulSet(image: string): string {
-  return `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: web
-  namespace: replay
-spec:
-  replicas: 3
-  serviceName: web
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: ${image}
-`;
-}
+const statefulSet = (image: string): string => statefulSetManifest({ name: 'web', namespace: 'replay', image });
 
 const key = (t: RolloutTransition): string => `${t.phase}|${t.stage ?? ''}|${t.step ?? ''}`;
 
